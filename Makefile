@@ -1,0 +1,166 @@
+# dse: build, test, run, install.
+#
+#   make            build build/dse (installs missing Debian packages when root)
+#   make test       unit tests (cmocka) + CLI, console (tmux), server tests
+#   make run        build, create/reuse the demo store, open the console
+#   make asan       the whole test suite under AddressSanitizer + UBSan
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make bench      benchmarks (never part of make test)
+#   V=1             show full commands
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BUILD   ?= build
+CC      ?= cc
+
+# Every library comes from a Debian package found with pkg-config.
+PKGS     := ncursesw sqlite3 libcjson libcurl libcrypto libmicrohttpd
+PKG_DEBS := libncurses-dev libsqlite3-dev libcjson-dev libcurl4-openssl-dev \
+            libssl-dev libmicrohttpd-dev libcmocka-dev pkg-config
+# Tools the test suite drives (tmux for console tests, curl for server tests).
+TOOL_DEBS := tmux curl sqlite3
+
+WARN := -std=c11 -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes \
+        -Wmissing-prototypes -Wwrite-strings -Werror
+OPT  ?= -O2 -g
+SAN  ?=
+DEFS := -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -D_XOPEN_SOURCE_EXTENDED \
+        -DDSE_DATADIR='"$(PREFIX)/share/dse"'
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+DEPS_STAMP := $(BUILD)/.deps-ok
+
+# pkg-config is only consulted once the stamp says the packages are there.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CMOCKA_LIBS = $(shell pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)
+
+CFLAGS_ALL = $(WARN) $(OPT) $(SAN) $(DEFS) -I src -I ui $(PKG_CFLAGS) -MMD -MP $(CFLAGS)
+LDLIBS_ALL = $(PKG_LIBS) -lpthread -lm $(LDLIBS)
+
+SRC_C   := $(filter-out src/main.c,$(wildcard src/*.c))
+UI_C    := $(wildcard ui/*.c)
+TEST_C  := $(wildcard tests/unit/test_*.c)
+TSUP_C  := $(wildcard tests/unit/support_*.c)
+
+SRC_O   := $(SRC_C:%.c=$(BUILD)/%.o) $(BUILD)/gen/embedded.o
+UI_O    := $(UI_C:%.c=$(BUILD)/%.o)
+MAIN_O  := $(BUILD)/src/main.o
+TSUP_O  := $(TSUP_C:%.c=$(BUILD)/%.o)
+TEST_BIN := $(TEST_C:tests/unit/%.c=$(BUILD)/tests/%)
+
+LIB := $(BUILD)/libdse.a
+BIN := $(BUILD)/dse
+
+.PHONY: all deps test unit-test script-test run demo asan install uninstall clean bench check-long fuzz
+all: $(BIN)
+
+# ---- dependencies -------------------------------------------------------
+# Missing packages are installed when we are root; otherwise we stop and
+# print the exact command to run.
+deps: $(DEPS_STAMP)
+$(DEPS_STAMP):
+	@missing=""; \
+	for p in $(PKG_DEBS) $(TOOL_DEBS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "dse: installing missing Debian packages:$$missing"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null || { \
+	      echo "dse: apt-get failed; run: apt-get install$$missing" >&2; exit 1; }; \
+	  else \
+	    echo "dse: missing Debian packages. Run as root:" >&2; \
+	    echo "  apt-get install$$missing" >&2; exit 1; \
+	  fi; \
+	fi; \
+	for m in $(PKGS) cmocka; do \
+	  pkg-config --exists $$m || { echo "dse: pkg-config cannot find $$m" >&2; exit 1; }; \
+	done
+	@mkdir -p $(BUILD) && touch $@
+
+# ---- build --------------------------------------------------------------
+# Migrations, the catalog and the themes are compiled into the binary so a
+# bare build/dse works from anywhere; files on disk can still override them.
+EMBED := $(sort $(wildcard db/migrations/*.sql)) $(sort $(wildcard db/catalog/*.json)) \
+         $(sort $(wildcard themes/*.theme))
+$(BUILD)/gen/embedded.c: $(EMBED) Makefile | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  GEN     $@")
+	$(Q){ echo '#include "embedded.h"'; \
+	  echo 'const struct embedded_file embedded_files[] = {'; \
+	  for f in $(EMBED); do \
+	    printf '{ "%s",\n' "$$f"; \
+	    sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' "$$f"; \
+	    printf ', %s },\n' "$$(wc -c < "$$f")"; \
+	  done; \
+	  echo '{ 0, 0, 0 } };'; } > $@
+
+$(BUILD)/gen/embedded.o: $(BUILD)/gen/embedded.c
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS_ALL) -Wno-overlength-strings -c $< -o $@
+
+$(BUILD)/%.o: %.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(LIB): $(SRC_O)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BIN): $(MAIN_O) $(UI_O) $(LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(OPT) $(SAN) -o $@ $(MAIN_O) $(UI_O) $(LIB) $(LDLIBS_ALL)
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(TSUP_O) $(LIB)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(OPT) $(SAN) -o $@ $< $(TSUP_O) $(LIB) $(LDLIBS_ALL) $(CMOCKA_LIBS)
+
+# ---- tests --------------------------------------------------------------
+# Unit tests run first (fast), then the scripted tests that drive the real
+# binary: tests/cli, tests/console (tmux), tests/server.
+test: unit-test script-test
+
+unit-test: $(TEST_BIN) $(BIN)
+	@fail=0; for t in $(TEST_BIN); do \
+	  echo "== $$t"; \
+	  DSE_SRCDIR=$(CURDIR) $$t || fail=1; \
+	done; \
+	if [ $$fail = 0 ]; then echo "unit tests: all passed"; else echo "unit tests: FAILED" >&2; exit 1; fi
+
+script-test: $(BIN)
+	@DSE_BIN=$(CURDIR)/$(BIN) DSE_SRCDIR=$(CURDIR) tests/run-scripts.sh
+
+run: $(BIN)
+	@DSE_CATALOG=$(CURDIR)/db/catalog $(BIN) --db $(BUILD)/demo.db demo --console \
+	  --dataset ../shared/datasets/selecttool.dataset.v1.jsonl
+
+asan:
+	$(MAKE) BUILD=build/asan OPT="-O1 -g" \
+	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
+
+bench: $(BIN)
+	@DSE_BIN=$(CURDIR)/$(BIN) DSE_SRCDIR=$(CURDIR) tests/bench/run.sh
+
+install: $(BIN)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/dse/catalog $(DESTDIR)$(PREFIX)/share/dse/themes $(DESTDIR)$(PREFIX)/share/dse/migrations
+	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/dse
+	install -m 644 db/catalog/*.json $(DESTDIR)$(PREFIX)/share/dse/catalog/
+	install -m 644 themes/*.theme $(DESTDIR)$(PREFIX)/share/dse/themes/
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/dse
+	rm -rf $(DESTDIR)$(PREFIX)/share/dse
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

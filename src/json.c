@@ -1,0 +1,487 @@
+#include "json.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+/* ---- bounded parse ---- */
+
+static int prescan_fail(struct dse_err *err, const char *text, size_t at, const char *why)
+{
+    size_t line = 1, col = 1;
+    for (size_t i = 0; i < at; i++) {
+        if (text[i] == '\n') {
+            line++;
+            col = 1;
+        } else if (((unsigned char)text[i] & 0xc0) != 0x80) {
+            col++;
+        }
+    }
+    return dse_fail(err, "invalid_json", "line %zu col %zu: %s", line, col, why);
+}
+
+/* Validates one UTF-8 sequence at p; returns its length or 0. */
+static size_t utf8_ok(const unsigned char *p, size_t n)
+{
+    unsigned c, min;
+    size_t len;
+    if (p[0] < 0x80)
+        return 1;
+    if ((p[0] & 0xe0) == 0xc0)
+        len = 2, min = 0x80, c = p[0] & 0x1f;
+    else if ((p[0] & 0xf0) == 0xe0)
+        len = 3, min = 0x800, c = p[0] & 0x0f;
+    else if ((p[0] & 0xf8) == 0xf0)
+        len = 4, min = 0x10000, c = p[0] & 0x07;
+    else
+        return 0;
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        c = (c << 6) | (p[i] & 0x3f);
+    }
+    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+        return 0;
+    return len;
+}
+
+/* One pass over the text tracking strings and nesting, so the problems
+ * cJSON would not report (or would crash on) are refused up front. */
+static int prescan(const char *text, size_t n, struct dse_err *err)
+{
+    const unsigned char *p = (const unsigned char *)text;
+    int depth = 0;
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = p[i];
+        if (c == 0)
+            return prescan_fail(err, text, i, "NUL byte in JSON text");
+        if (c == '[' || c == '{') {
+            if (++depth > JSON_MAX_DEPTH)
+                return prescan_fail(err, text, i, "nesting deeper than 1000 levels");
+            i++;
+        } else if (c == ']' || c == '}') {
+            depth--;
+            i++;
+        } else if (c == '"') {
+            i++;
+            for (;;) {
+                if (i >= n)
+                    return prescan_fail(err, text, i, "unterminated string");
+                c = p[i];
+                if (c == '"') {
+                    i++;
+                    break;
+                }
+                if (c < 0x20)
+                    return prescan_fail(err, text, i, "raw control character in string");
+                if (c == '\\') {
+                    if (i + 1 >= n)
+                        return prescan_fail(err, text, i, "unterminated escape");
+                    if (p[i + 1] == 'u' && i + 5 < n && memcmp(p + i + 2, "0000", 4) == 0)
+                        return prescan_fail(err, text, i, "\\u0000 in string is not accepted");
+                    i += 2;
+                    continue;
+                }
+                size_t len = utf8_ok(p + i, n - i);
+                if (!len)
+                    return prescan_fail(err, text, i, "invalid UTF-8 in string");
+                i += len;
+            }
+        } else {
+            if (c >= 0x80)
+                return prescan_fail(err, text, i, "unexpected non-ASCII byte outside a string");
+            i++;
+        }
+    }
+    return 0;
+}
+
+cJSON *json_parse(const char *text, size_t n, size_t max_bytes, struct dse_err *err)
+{
+    if (!max_bytes)
+        max_bytes = JSON_MAX_DEFAULT;
+    if (n > max_bytes) {
+        dse_fail(err, "too_large", "JSON text of %zu bytes exceeds the limit of %zu bytes", n,
+                 max_bytes);
+        return NULL;
+    }
+    if (prescan(text, n, err) < 0)
+        return NULL;
+    const char *end = NULL;
+    cJSON *v = cJSON_ParseWithLengthOpts(text, n, &end, 0);
+    if (!v) {
+        size_t at = end && end >= text && end <= text + n ? (size_t)(end - text) : 0;
+        const char *e = cJSON_GetErrorPtr();
+        if (e && e >= text && e <= text + n)
+            at = (size_t)(e - text);
+        prescan_fail(err, text, at, "not valid JSON");
+        return NULL;
+    }
+    /* Allow trailing whitespace only. */
+    if (end) {
+        for (const char *q = end; q < text + n; q++) {
+            if (*q != ' ' && *q != '\t' && *q != '\n' && *q != '\r' && *q != 0) {
+                cJSON_Delete(v);
+                prescan_fail(err, text, (size_t)(q - text), "trailing characters after JSON value");
+                return NULL;
+            }
+            if (*q == 0)
+                break;
+        }
+    }
+    return v;
+}
+
+cJSON *json_parse_str(const char *text, struct dse_err *err)
+{
+    return json_parse(text, strlen(text), 0, err);
+}
+
+/* ---- canonical serialisation ---- */
+
+void json_format_number(double d, char out[32])
+{
+    if (!isfinite(d)) {
+        strcpy(out, "null");
+        return;
+    }
+    if (d == 0) {
+        strcpy(out, "0");
+        return;
+    }
+    /* Shortest digit string that round-trips (at most 17 digits). */
+    char buf[40];
+    int prec;
+    for (prec = 1; prec <= 17; prec++) {
+        snprintf(buf, sizeof buf, "%.*e", prec - 1, d);
+        if (strtod(buf, NULL) == d)
+            break;
+    }
+    /* buf is [-]d[.ddd]e[+-]xx */
+    const char *p = buf;
+    int neg = 0;
+    if (*p == '-') {
+        neg = 1;
+        p++;
+    }
+    char digits[24];
+    int k = 0;
+    for (; *p && *p != 'e'; p++)
+        if (*p >= '0' && *p <= '9')
+            digits[k++] = *p;
+    while (k > 1 && digits[k - 1] == '0')
+        k--;
+    digits[k] = 0;
+    int e = atoi(p + 1);
+    int nexp = e + 1; /* position of the decimal point relative to digits */
+
+    char *o = out;
+    if (neg)
+        *o++ = '-';
+    if (k <= nexp && nexp <= 21) {
+        memcpy(o, digits, (size_t)k);
+        o += k;
+        for (int i = 0; i < nexp - k; i++)
+            *o++ = '0';
+    } else if (0 < nexp && nexp <= 21) {
+        memcpy(o, digits, (size_t)nexp);
+        o += nexp;
+        *o++ = '.';
+        memcpy(o, digits + nexp, (size_t)(k - nexp));
+        o += k - nexp;
+    } else if (-6 < nexp && nexp <= 0) {
+        *o++ = '0';
+        *o++ = '.';
+        for (int i = 0; i < -nexp; i++)
+            *o++ = '0';
+        memcpy(o, digits, (size_t)k);
+        o += k;
+    } else {
+        *o++ = digits[0];
+        if (k > 1) {
+            *o++ = '.';
+            memcpy(o, digits + 1, (size_t)(k - 1));
+            o += k - 1;
+        }
+        o += sprintf(o, "e%c%d", nexp - 1 >= 0 ? '+' : '-', abs(nexp - 1));
+    }
+    *o = 0;
+}
+
+/* Next UTF-16 code unit of a UTF-8 string; *pending carries the low
+ * surrogate of an astral character between calls. */
+static unsigned next_unit(const unsigned char **s, unsigned *pending)
+{
+    if (*pending) {
+        unsigned u = *pending;
+        *pending = 0;
+        return u;
+    }
+    const unsigned char *p = *s;
+    unsigned c;
+    size_t len = utf8_ok(p, strlen((const char *)p));
+    if (!len) {
+        c = *p;
+        len = 1;
+    } else if (len == 1) {
+        c = p[0];
+    } else if (len == 2) {
+        c = ((p[0] & 0x1fu) << 6) | (p[1] & 0x3fu);
+    } else if (len == 3) {
+        c = ((p[0] & 0x0fu) << 12) | ((p[1] & 0x3fu) << 6) | (p[2] & 0x3fu);
+    } else {
+        c = ((p[0] & 0x07u) << 18) | ((p[1] & 0x3fu) << 12) | ((p[2] & 0x3fu) << 6) |
+            (p[3] & 0x3fu);
+    }
+    *s = p + len;
+    if (c >= 0x10000) {
+        c -= 0x10000;
+        *pending = 0xdc00 + (c & 0x3ff);
+        return 0xd800 + (c >> 10);
+    }
+    return c;
+}
+
+int json_utf16_cmp(const char *a, const char *b)
+{
+    const unsigned char *pa = (const unsigned char *)a, *pb = (const unsigned char *)b;
+    unsigned qa = 0, qb = 0;
+    for (;;) {
+        int enda = !*pa && !qa, endb = !*pb && !qb;
+        if (enda || endb)
+            return enda && endb ? 0 : enda ? -1 : 1;
+        unsigned ua = next_unit(&pa, &qa), ub = next_unit(&pb, &qb);
+        if (ua != ub)
+            return ua < ub ? -1 : 1;
+    }
+}
+
+static void canon_string(struct sbuf *b, const char *s)
+{
+    sbuf_addc(b, '"');
+    const char *run = s;
+    for (const char *p = s; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        sbuf_add(b, run, (size_t)(p - run));
+        run = p + 1;
+        switch (c) {
+        case '"': sbuf_adds(b, "\\\""); break;
+        case '\\': sbuf_adds(b, "\\\\"); break;
+        case '\b': sbuf_adds(b, "\\b"); break;
+        case '\f': sbuf_adds(b, "\\f"); break;
+        case '\n': sbuf_adds(b, "\\n"); break;
+        case '\r': sbuf_adds(b, "\\r"); break;
+        case '\t': sbuf_adds(b, "\\t"); break;
+        default: sbuf_printf(b, "\\u%04x", c); break;
+        }
+    }
+    sbuf_adds(b, run);
+    sbuf_addc(b, '"');
+}
+
+void json_canonical_into(struct sbuf *b, const cJSON *v)
+{
+    char num[32];
+    if (!v || cJSON_IsNull(v) || cJSON_IsInvalid(v)) {
+        sbuf_adds(b, "null");
+    } else if (cJSON_IsFalse(v)) {
+        sbuf_adds(b, "false");
+    } else if (cJSON_IsTrue(v)) {
+        sbuf_adds(b, "true");
+    } else if (cJSON_IsNumber(v)) {
+        json_format_number(v->valuedouble, num);
+        sbuf_adds(b, num);
+    } else if (cJSON_IsString(v)) {
+        canon_string(b, v->valuestring ? v->valuestring : "");
+    } else if (cJSON_IsRaw(v)) {
+        sbuf_adds(b, v->valuestring ? v->valuestring : "null");
+    } else if (cJSON_IsArray(v)) {
+        sbuf_addc(b, '[');
+        int first = 1;
+        for (const cJSON *c = v->child; c; c = c->next) {
+            if (!first)
+                sbuf_addc(b, ',');
+            first = 0;
+            json_canonical_into(b, c);
+        }
+        sbuf_addc(b, ']');
+    } else if (cJSON_IsObject(v)) {
+        size_t n = 0;
+        for (const cJSON *c = v->child; c; c = c->next)
+            n++;
+        const cJSON **kids = xmalloc(sizeof(*kids) * (n ? n : 1));
+        size_t i = 0;
+        for (const cJSON *c = v->child; c; c = c->next)
+            kids[i++] = c;
+        /* Insertion sort keeps equal keys in document order (stable), and
+         * objects are small. */
+        for (size_t a = 1; a < n; a++) {
+            const cJSON *cur = kids[a];
+            size_t j = a;
+            while (j > 0 && json_utf16_cmp(kids[j - 1]->string ? kids[j - 1]->string : "",
+                                           cur->string ? cur->string : "") > 0) {
+                kids[j] = kids[j - 1];
+                j--;
+            }
+            kids[j] = cur;
+        }
+        sbuf_addc(b, '{');
+        int first = 1;
+        for (i = 0; i < n; i++) {
+            /* Duplicate keys: only the last occurrence counts (JSON.parse). */
+            if (i + 1 < n && json_utf16_cmp(kids[i]->string ? kids[i]->string : "",
+                                            kids[i + 1]->string ? kids[i + 1]->string : "") == 0)
+                continue;
+            if (!first)
+                sbuf_addc(b, ',');
+            first = 0;
+            canon_string(b, kids[i]->string ? kids[i]->string : "");
+            sbuf_addc(b, ':');
+            json_canonical_into(b, kids[i]);
+        }
+        sbuf_addc(b, '}');
+        free(kids);
+    } else {
+        sbuf_adds(b, "null");
+    }
+}
+
+char *json_canonical(const cJSON *v)
+{
+    struct sbuf b = {0};
+    json_canonical_into(&b, v);
+    return sbuf_take(&b);
+}
+
+char *json_pretty(const cJSON *v)
+{
+    char *s = cJSON_Print(v);
+    if (!s)
+        die("out of memory printing JSON");
+    return s;
+}
+
+bool json_equal(const cJSON *a, const cJSON *b)
+{
+    char *x = json_canonical(a), *y = json_canonical(b);
+    bool eq = strcmp(x, y) == 0;
+    free(x);
+    free(y);
+    return eq;
+}
+
+/* ---- access ---- */
+
+const cJSON *json_get(const cJSON *obj, const char *key)
+{
+    if (!obj || !cJSON_IsObject(obj))
+        return NULL;
+    const cJSON *found = NULL;
+    for (const cJSON *c = obj->child; c; c = c->next)
+        if (c->string && strcmp(c->string, key) == 0)
+            found = c; /* last duplicate wins, as in JSON.parse */
+    return found;
+}
+
+const char *json_str(const cJSON *obj, const char *key, const char *fallback)
+{
+    const cJSON *v = json_get(obj, key);
+    return v && cJSON_IsString(v) && v->valuestring ? v->valuestring : fallback;
+}
+
+double json_num(const cJSON *obj, const char *key, double fallback)
+{
+    const cJSON *v = json_get(obj, key);
+    return v && cJSON_IsNumber(v) ? v->valuedouble : fallback;
+}
+
+int64_t json_int(const cJSON *obj, const char *key, int64_t fallback)
+{
+    const cJSON *v = json_get(obj, key);
+    if (!v || !cJSON_IsNumber(v) || !isfinite(v->valuedouble))
+        return fallback;
+    double d = v->valuedouble;
+    if (d > 9.2e18 || d < -9.2e18)
+        return fallback;
+    return (int64_t)d;
+}
+
+bool json_bool(const cJSON *obj, const char *key, bool fallback)
+{
+    const cJSON *v = json_get(obj, key);
+    return v && cJSON_IsBool(v) ? cJSON_IsTrue(v) : fallback;
+}
+
+const cJSON *json_path(const cJSON *obj, const char *dotted)
+{
+    char key[256];
+    const char *p = dotted;
+    const cJSON *cur = obj;
+    while (cur && *p) {
+        const char *dot = strchr(p, '.');
+        size_t n = dot ? (size_t)(dot - p) : strlen(p);
+        if (n >= sizeof key)
+            return NULL;
+        memcpy(key, p, n);
+        key[n] = 0;
+        cur = json_get(cur, key);
+        p = dot ? dot + 1 : p + n;
+    }
+    return cur;
+}
+
+/* ---- builders ---- */
+
+static cJSON *chk(cJSON *v)
+{
+    if (!v)
+        die("out of memory building JSON");
+    return v;
+}
+
+cJSON *json_obj(void) { return chk(cJSON_CreateObject()); }
+cJSON *json_arr(void) { return chk(cJSON_CreateArray()); }
+
+void json_set(cJSON *obj, const char *key, cJSON *val)
+{
+    if (!val)
+        return;
+    if (json_get(obj, key))
+        cJSON_ReplaceItemInObjectCaseSensitive(obj, key, val);
+    else
+        cJSON_AddItemToObject(obj, key, val);
+}
+
+void json_set_str(cJSON *obj, const char *key, const char *val)
+{
+    if (val)
+        json_set(obj, key, chk(cJSON_CreateString(val)));
+}
+
+void json_set_num(cJSON *obj, const char *key, double val)
+{
+    json_set(obj, key, chk(cJSON_CreateNumber(val)));
+}
+
+void json_set_bool(cJSON *obj, const char *key, bool val)
+{
+    json_set(obj, key, chk(cJSON_CreateBool(val)));
+}
+
+void json_set_null(cJSON *obj, const char *key) { json_set(obj, key, chk(cJSON_CreateNull())); }
+
+cJSON *json_dup(const cJSON *v) { return v ? chk(cJSON_Duplicate(v, 1)) : NULL; }
+
+void json_set_copy(cJSON *obj, const char *key, const cJSON *val)
+{
+    if (val)
+        json_set(obj, key, json_dup(val));
+}
