@@ -26,6 +26,8 @@ struct cli_ctx {
     bool quiet;            /* --quiet: no progress lines */
     struct store *st;      /* opened on first cli_store() */
     const char *argv0;
+    int (*console)(struct cli_ctx *ctx, int argc, char **argv); /* from ui/ */
+    char **positional;     /* owned: last cli_parse() result, freed by cli_main */
 };
 
 /* The console entry point, provided by ui/ (kept out of src/ so src/ never
@@ -43,5 +45,45 @@ char *cli_default_db_path(void);
 /* Print an error as "dse: code: message" to stderr (sanitised) and return
  * the exit code for it: EXIT_USAGE for invalid_input/usage, else EXIT_REFUSED. */
 int cli_report(const struct dse_err *err);
+
+/* ---- per-command option parsing (cli_opts.c) ----
+ *
+ * Each command describes its options in a table and its usage in text:
+ *
+ *   const char *sig = NULL; bool dry = false;
+ *   struct cli_opt opts[] = {
+ *       {"signature", 's', CLI_STR, &sig, "ID", "signature id, key or unique suffix"},
+ *       {"dry-run", 0, CLI_FLAG, &dry, NULL, "show what would happen"},
+ *       {0}};
+ *   int n = cli_parse(ctx, argc, argv, opts, "dse examples list --signature ID",
+ *                     "List a signature's examples.", &pos);
+ *   if (n < 0) return -n;      // usage error (EXIT_USAGE) or --help (EXIT_OK)
+ *
+ * `--name value`, `--name=value` and `-s value` are accepted; global options
+ * (--json, --db, ...) are also accepted after the command.  `--help`/`-h`
+ * prints the usage, the description and the option table, and returns
+ * -EXIT_OK.  An unknown option or a missing value prints a one-line error
+ * naming it plus the usage line and returns -EXIT_USAGE.  On success the
+ * return value is the number of positional arguments, collected in *pos
+ * (pointers into argv; pos[0] is the first argument after the command). */
+enum cli_opt_type { CLI_FLAG, CLI_STR, CLI_INT, CLI_DOUBLE };
+
+struct cli_opt {
+    const char *name;       /* long name without "--"; NULL ends the table */
+    char short_name;        /* 0 for none */
+    enum cli_opt_type type;
+    void *target;           /* bool*, const char**, long long*, double* */
+    const char *metavar;    /* "ID", "N", ... (NULL for flags) */
+    const char *help;
+};
+
+int cli_parse(struct cli_ctx *ctx, int argc, char **argv, const struct cli_opt *opts,
+              const char *usage, const char *description, char ***pos);
+/* Print a usage error ("dse CMD: what was wrong") and the usage line; returns EXIT_USAGE. */
+int cli_usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Print a JSON value to stdout (pretty unless compact) followed by newline. */
+struct cJSON;
+void cli_print_json(const struct cJSON *v);
 
 #endif

@@ -57,7 +57,9 @@ int store_call(struct store *st, enum store_op op, const cJSON *args, cJSON **ou
         return dse_fail(err, "invalid_input", "%s: arguments must be a JSON object", info->path);
     }
     cJSON *value = NULL;
+    pthread_mutex_lock(&st->lock);
     int rc = st->ops->fn[op](st, args, &value, err);
+    pthread_mutex_unlock(&st->lock);
     cJSON_Delete(empty);
     if (rc < 0) {
         cJSON_Delete(value);
@@ -72,7 +74,23 @@ int store_call(struct store *st, enum store_op op, const cJSON *args, cJSON **ou
 
 uint64_t store_poll_changes(struct store *st)
 {
-    return st && st->ops->poll_changes ? st->ops->poll_changes(st) : 0;
+    if (!st || !st->ops->poll_changes)
+        return 0;
+    pthread_mutex_lock(&st->lock);
+    uint64_t v = st->ops->poll_changes(st);
+    pthread_mutex_unlock(&st->lock);
+    return v;
+}
+
+void store_base_init(struct store *st, const struct store_ops *ops, void *impl, const char *desc,
+                     unsigned flags)
+{
+    st->ops = ops;
+    st->impl = impl;
+    snprintf(st->desc, sizeof st->desc, "%s", desc ? desc : "");
+    st->actor[0] = 0;
+    st->read_only = (flags & STORE_READ_ONLY) != 0;
+    pthread_mutex_init(&st->lock, NULL);
 }
 
 void store_set_actor(struct store *st, const char *actor)
@@ -82,8 +100,14 @@ void store_set_actor(struct store *st, const char *actor)
 
 void store_close(struct store *st)
 {
-    if (st && st->ops && st->ops->close)
+    if (!st)
+        return;
+    /* ops->close frees back-end state; the struct itself is freed here so
+     * the lock can be destroyed last. */
+    if (st->ops && st->ops->close)
         st->ops->close(st);
+    pthread_mutex_destroy(&st->lock);
+    free(st);
 }
 
 /* ---- argument helpers ---- */

@@ -30,6 +30,7 @@
 #define DSE_STORE_H
 
 #include <cjson/cJSON.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -232,6 +233,7 @@ struct store_ops {
      * PRAGMA data_version with this connection's own commits; remote polls
      * dsex/meta:changeCounter. */
     uint64_t (*poll_changes)(struct store *st);
+    /* Release back-end state (st->impl); must not free st itself. */
     void (*close)(struct store *st);
 };
 
@@ -241,7 +243,16 @@ struct store {
     char desc[512];      /* "sqlite:/path/to/dse.db" or "remote:https://host" */
     char actor[128];     /* actorUserId for history rows; "" = none */
     bool read_only;      /* store_call refuses mutations with code "read_only" */
+    /* store_call holds this for the duration of an operation, so one handle
+     * may be shared by threads (e.g. compile workers and the LM cache).
+     * Servers give each worker thread its own handle instead. */
+    pthread_mutex_t lock;
 };
+
+/* For back ends: initialise the common fields (lock, desc, read_only from
+ * flags).  store_close() destroys the lock after ops->close ran. */
+void store_base_init(struct store *st, const struct store_ops *ops, void *impl,
+                     const char *desc, unsigned flags);
 
 struct store_op_info {
     enum store_op op;
