@@ -1,4 +1,4 @@
-/* catalog: signature definitions (db/catalog/*.json) and what is derived
+/* catalog: signature definitions (db/catalog/NAME.json) and what is derived
  * from them: default params and their compiled_id, the compile job spec and
  * its jobHash, the contract export, schema hashes.
  *
@@ -42,7 +42,7 @@
 
 struct store;
 
-/* Load every built-in signature (embedded db/catalog/*.json), or the files
+/* Load every built-in signature (embedded db/catalog/NAME.json), or the files
  * of dir when dir != NULL.  Returns a JSON array of signature objects, each
  * validated (catalog_validate); NULL with err naming the file on failure. */
 cJSON *catalog_load(const char *dir, struct dse_err *err);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "catalog.h"
 #include "cli_commands.h"
 #include "json.h"
 #include "sanitize.h"
@@ -133,12 +134,67 @@ struct store *cli_store(struct cli_ctx *ctx)
 
 void cli_print_json(const cJSON *v)
 {
-    char *s = cJSON_Print(v);
-    if (!s)
-        die("out of memory printing JSON");
+    char *s = json_print_safe(v, 1);
     fputs(s, stdout);
     fputc('\n', stdout);
     free(s);
+}
+
+int cli_call(struct cli_ctx *ctx, enum store_op op, cJSON *args, cJSON **out)
+{
+    struct dse_err err = {0};
+    if (out)
+        *out = NULL;
+    struct store *st = cli_store(ctx);
+    if (!st) {
+        cJSON_Delete(args);
+        return EXIT_REFUSED;
+    }
+    int rc = store_call(st, op, args, out, &err);
+    cJSON_Delete(args);
+    return rc < 0 ? cli_report(&err) : EXIT_OK;
+}
+
+char *cli_signature(struct cli_ctx *ctx, const char *name, const char *usage, int *rc)
+{
+    if (!name) {
+        *rc = cli_usage_error(usage, "--signature is required");
+        return NULL;
+    }
+    struct store *st = cli_store(ctx);
+    if (!st) {
+        *rc = EXIT_REFUSED;
+        return NULL;
+    }
+    struct dse_err err = {0};
+    char *id = catalog_resolve(st, name, &err);
+    if (!id)
+        *rc = cli_report(&err);
+    return id;
+}
+
+void cli_out(const char *s)
+{
+    char *t = sanitize_str(s, SAN_KEEP_NL | SAN_KEEP_TAB);
+    fputs(t, stdout);
+    free(t);
+}
+
+const char *cli_cell(const char *s, unsigned max_chars)
+{
+    static char bufs[8][512];
+    static unsigned next;
+    char *b = bufs[next++ % 8];
+    char *t = sanitize_str(s ? s : "-", 0);
+    size_t len = strlen(t);
+    if (max_chars && util_utf8_len(t, len) > max_chars) {
+        size_t cut = util_utf8_prefix(t, len, max_chars > 1 ? max_chars - 1 : 1);
+        snprintf(b, 512, "%.*s~", (int)cut, t);
+    } else {
+        snprintf(b, 512, "%s", t);
+    }
+    free(t);
+    return b;
 }
 
 int cmd_console(struct cli_ctx *ctx, int argc, char **argv)

@@ -82,8 +82,24 @@ int cli_parse(struct cli_ctx *ctx, int argc, char **argv, const struct cli_opt *
 /* Print a usage error ("dse CMD: what was wrong") and the usage line; returns EXIT_USAGE. */
 int cli_usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Print a JSON value to stdout (pretty unless compact) followed by newline. */
+/* Print a JSON value to stdout (pretty) followed by a newline.  JSON output
+ * is for machines: strings keep their content (escaped by the JSON printer),
+ * so no terminal control byte can come through raw. */
 struct cJSON;
 void cli_print_json(const struct cJSON *v);
+
+/* Call a store operation; args is consumed (freed).  On failure reports the
+ * error (cli_report) and returns its exit code; on success 0 with *out set
+ * (may be NULL to discard). */
+enum store_op;
+int cli_call(struct cli_ctx *ctx, enum store_op op, struct cJSON *args, struct cJSON **out);
+/* Resolve --signature (id, key or unique suffix) to a full id (malloc'd);
+ * NULL after reporting the error (*rc set to the exit code). */
+char *cli_signature(struct cli_ctx *ctx, const char *name, const char *usage, int *rc);
+/* Print untrusted text to stdout through the sanitiser (no newline added). */
+void cli_out(const char *s);
+/* A sanitised, width-limited copy for table cells (static rotating buffers:
+ * valid until 8 further calls).  max_chars 0 = no limit. */
+const char *cli_cell(const char *s, unsigned max_chars);
 
 #endif

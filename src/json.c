@@ -361,13 +361,113 @@ char *json_canonical(const cJSON *v)
     return sbuf_take(&b);
 }
 
-char *json_pretty(const cJSON *v)
+/* Characters that are legal in JSON strings but unsafe on a terminal. */
+static int unsafe_cp(unsigned c)
 {
-    char *s = cJSON_Print(v);
-    if (!s)
-        die("out of memory printing JSON");
-    return s;
+    return c == 0x7f || (c >= 0x80 && c <= 0x9f) || c == 0x061c ||
+           (c >= 0x200b && c <= 0x200f && c != 0x200d) || (c >= 0x2028 && c <= 0x202e) ||
+           (c >= 0x2060 && c <= 0x2069) || c == 0xfeff;
 }
+
+static void safe_string(struct sbuf *b, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    sbuf_addc(b, '"');
+    while (*p) {
+        unsigned c = *p;
+        size_t len = utf8_ok(p, strlen((const char *)p));
+        if (len > 1) {
+            unsigned cp = len == 2 ? ((p[0] & 0x1fu) << 6) | (p[1] & 0x3fu)
+                        : len == 3 ? ((p[0] & 0x0fu) << 12) | ((p[1] & 0x3fu) << 6) | (p[2] & 0x3fu)
+                                   : 0x10000;
+            if (unsafe_cp(cp))
+                sbuf_printf(b, "\\u%04x", cp);
+            else
+                sbuf_add(b, (const char *)p, len);
+            p += len;
+            continue;
+        }
+        if (len == 0) {
+            /* Not UTF-8 (cannot come from json_parse, but trees are built
+             * in code too): show the byte as a replacement character. */
+            sbuf_adds(b, "\\ufffd");
+            p++;
+            continue;
+        }
+        switch (c) {
+        case '"': sbuf_adds(b, "\\\""); break;
+        case '\\': sbuf_adds(b, "\\\\"); break;
+        case '\n': sbuf_adds(b, "\\n"); break;
+        case '\r': sbuf_adds(b, "\\r"); break;
+        case '\t': sbuf_adds(b, "\\t"); break;
+        case '\b': sbuf_adds(b, "\\b"); break;
+        case '\f': sbuf_adds(b, "\\f"); break;
+        default:
+            if (c < 0x20 || c == 0x7f)
+                sbuf_printf(b, "\\u%04x", c);
+            else
+                sbuf_addc(b, (char)c);
+        }
+        p++;
+    }
+    sbuf_addc(b, '"');
+}
+
+static void indent(struct sbuf *b, int pretty, int depth)
+{
+    if (!pretty)
+        return;
+    sbuf_addc(b, '\n');
+    for (int i = 0; i < depth; i++)
+        sbuf_adds(b, "  ");
+}
+
+static void print_safe(struct sbuf *b, const cJSON *v, int pretty, int depth)
+{
+    char num[32];
+    if (!v || cJSON_IsNull(v) || cJSON_IsInvalid(v)) {
+        sbuf_adds(b, "null");
+    } else if (cJSON_IsFalse(v)) {
+        sbuf_adds(b, "false");
+    } else if (cJSON_IsTrue(v)) {
+        sbuf_adds(b, "true");
+    } else if (cJSON_IsNumber(v)) {
+        json_format_number(v->valuedouble, num);
+        sbuf_adds(b, num);
+    } else if (cJSON_IsString(v)) {
+        safe_string(b, v->valuestring ? v->valuestring : "");
+    } else if (cJSON_IsArray(v) || cJSON_IsObject(v)) {
+        int obj = cJSON_IsObject(v);
+        sbuf_addc(b, obj ? '{' : '[');
+        if (!v->child) {
+            sbuf_addc(b, obj ? '}' : ']');
+            return;
+        }
+        for (const cJSON *c = v->child; c; c = c->next) {
+            indent(b, pretty, depth + 1);
+            if (obj) {
+                safe_string(b, c->string ? c->string : "");
+                sbuf_adds(b, pretty ? ": " : ":");
+            }
+            print_safe(b, c, pretty, depth + 1);
+            if (c->next)
+                sbuf_addc(b, ',');
+        }
+        indent(b, pretty, depth);
+        sbuf_addc(b, obj ? '}' : ']');
+    } else {
+        sbuf_adds(b, "null");
+    }
+}
+
+char *json_print_safe(const cJSON *v, int pretty)
+{
+    struct sbuf b = {0};
+    print_safe(&b, v, pretty, 0);
+    return sbuf_take(&b);
+}
+
+char *json_pretty(const cJSON *v) { return json_print_safe(v, 1); }
 
 bool json_equal(const cJSON *a, const cJSON *b)
 {

@@ -40,7 +40,12 @@ void json_format_number(double d, char out[32]);
 /* Compare two strings by UTF-16 code units (JS default sort order). */
 int json_utf16_cmp(const char *a, const char *b);
 
-/* Pretty print with 2-space indent (keys in document order). malloc'd. */
+/* Print for people and pipes: keys in document order, 2-space indent when
+ * pretty, and terminal-safe: besides the usual escapes, DEL, C1 controls and
+ * bidi/invisible format characters are written as \uXXXX, so the text has
+ * the same JSON meaning but cannot drive a terminal.  malloc'd. */
+char *json_print_safe(const cJSON *v, int pretty);
+/* json_print_safe(v, 1). */
 char *json_pretty(const cJSON *v);
 
 /* Deep equality by canonical form. */
