@@ -9,7 +9,15 @@
 #include "cli.h"
 
 #define CLI_COMMANDS(X)                                                                \
-    X("console", cmd_console, "Open the full-screen operator console (default)")
+    X("console", cmd_console, "Open the full-screen operator console (default)")       \
+    X("active", cmd_active, "show | set | clear | rollback | history of the pointer")  \
+    X("rollback", cmd_rollback, "Roll the active pointer back (reference rules)")      \
+    X("artifacts", cmd_artifacts, "list | show compiled artifacts")                    \
+    X("receipts", cmd_receipts, "List predict receipts (newest first, filterable)")    \
+    X("receipt", cmd_receipt, "Show one receipt")                                      \
+    X("blob", cmd_blob, "Show a blob (e.g. an RLM trace) of a receipt")                \
+    X("runs", cmd_runs, "List ops runs")                                               \
+    X("run", cmd_run, "Show an ops run and its events")
 
 #define CLI_X_DECL(name, fn, summary) int fn(struct cli_ctx *ctx, int argc, char **argv);
 CLI_COMMANDS(CLI_X_DECL)
