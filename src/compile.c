@@ -1,0 +1,670 @@
+#include "compile.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+#include "catalog.h"
+#include "collate.h"
+#include "eval.h"
+#include "json.h"
+#include "util.h"
+
+/* ---- params ---- */
+
+static const char *const sections[] = {"strategy", "instruction", "fewShot", "model", "modelRoles",
+                                       "decode",   "tools",       "rlmLite", "budgets"};
+
+static bool is_section(const char *key)
+{
+    for (size_t i = 0; i < ARRAY_LEN(sections); i++)
+        if (strcmp(sections[i], key) == 0)
+            return true;
+    return false;
+}
+
+/* {...a, ...b} for two objects: keys of a keep their place, b's new keys
+ * follow, as a JavaScript object spread does. */
+static cJSON *spread(const cJSON *a, const cJSON *b)
+{
+    cJSON *out = cJSON_IsObject(a) ? json_dup(a) : json_obj();
+    const cJSON *it;
+    cJSON_ArrayForEach(it, b) json_set(out, it->string, json_dup(it));
+    return out;
+}
+
+cJSON *compile_merge_params(const cJSON *base, const cJSON *patch)
+{
+    cJSON *out = json_dup(base);
+    if (!out)
+        out = json_obj();
+    const cJSON *it;
+    cJSON_ArrayForEach(it, patch)
+    {
+        const cJSON *cur = json_get(out, it->string);
+        if (is_section(it->string) && cJSON_IsObject(it))
+            json_set(out, it->string, spread(cJSON_IsObject(cur) ? cur : NULL, it));
+        else
+            json_set(out, it->string, json_dup(it));
+    }
+    return out;
+}
+
+/* patch = {section: {key: value}} with value borrowed. */
+static cJSON *patch1(const cJSON *base, const char *section, const char *key, const cJSON *value)
+{
+    cJSON *p = json_obj(), *s = json_obj();
+    json_set_copy(s, key, value);
+    json_set(p, section, s);
+    cJSON *out = compile_merge_params(base, p);
+    cJSON_Delete(p);
+    return out;
+}
+
+static cJSON *patch_str(const cJSON *base, const char *section, const char *key, const char *v)
+{
+    cJSON *s = cJSON_CreateString(v);
+    cJSON *out = patch1(base, section, key, s);
+    cJSON_Delete(s);
+    return out;
+}
+
+/* ---- grids ---- */
+
+static int variant_cmp(const void *a, const void *b)
+{
+    const cJSON *x = *(const cJSON *const *)a, *y = *(const cJSON *const *)b;
+    return collate_cmp(json_str(x, "id", ""), json_str(y, "id", ""));
+}
+
+/* The variants of one search-space list, sorted by id (borrowed pointers;
+ * caller frees the array).  Entries that are not objects are skipped. */
+static const cJSON **sorted_variants(const cJSON *list, size_t *n)
+{
+    size_t cap = (size_t)cJSON_GetArraySize(list), k = 0;
+    const cJSON **v = xcalloc(cap + 1, sizeof *v);
+    const cJSON *it;
+    cJSON_ArrayForEach(it, list) if (cJSON_IsObject(it)) v[k++] = it;
+    /* insertion sort: stable, and the lists are short */
+    for (size_t i = 1; i < k; i++) {
+        const cJSON *x = v[i];
+        size_t j = i;
+        while (j > 0 && variant_cmp(&v[j - 1], &x) > 0) {
+            v[j] = v[j - 1];
+            j--;
+        }
+        v[j] = x;
+    }
+    *n = k;
+    return v;
+}
+
+cJSON *compile_instruction_grid(const cJSON *base, const cJSON *search_space)
+{
+    cJSON *out = json_arr();
+    size_t n;
+    const cJSON **v = sorted_variants(json_get(search_space, "instructionVariants"), &n);
+    if (n == 0)
+        cJSON_AddItemToArray(out, json_dup(base));
+    for (size_t i = 0; i < n; i++)
+        cJSON_AddItemToArray(out, patch_str(base, "instruction", "text", json_str(v[i], "text", "")));
+    free(v);
+    return out;
+}
+
+/* Apply one knobs variant of a stage to seed. */
+enum stage { ST_STRATEGY, ST_INSTRUCTION, ST_CONTROLLER, ST_CHUNKING, ST_SUBROLE, ST_BUDGET };
+
+static cJSON *apply_variant(const cJSON *seed, enum stage st, const cJSON *v)
+{
+    switch (st) {
+    case ST_STRATEGY: {
+        cJSON *p = json_obj(), *s = json_obj();
+        json_set_str(s, "id", json_str(v, "strategyId", json_str(v, "id", "direct.v1")));
+        json_set_copy(s, "config", json_get(v, "config"));
+        json_set(p, "strategy", s);
+        cJSON *out = compile_merge_params(seed, p);
+        cJSON_Delete(p);
+        return out;
+    }
+    case ST_INSTRUCTION:
+        return patch_str(seed, "instruction", "text", json_str(v, "text", ""));
+    case ST_CONTROLLER:
+        return patch_str(seed, "rlmLite", "controllerInstructions",
+                         json_str(v, "text", json_str(v, "controllerInstructions", "")));
+    case ST_CHUNKING: {
+        const cJSON *cd = json_get(v, "chunkDefaults");
+        cJSON *c = json_obj();
+        const char *keys[] = {"chunkChars", "overlapChars", "maxChunks"};
+        for (size_t i = 0; i < ARRAY_LEN(keys); i++)
+            json_set_copy(c, keys[i], json_get(cd ? cd : v, keys[i]));
+        cJSON *out = patch1(seed, "rlmLite", "chunkDefaults", c);
+        cJSON_Delete(c);
+        return out;
+    }
+    case ST_SUBROLE:
+        return patch_str(seed, "rlmLite", "subRole",
+                         json_str(v, "subRole", json_str(v, "role", "sub")));
+    case ST_BUDGET: {
+        const cJSON *b = json_get(v, "budgets");
+        if (!b)
+            b = v;
+        cJSON *bud = json_obj();
+        const cJSON *it;
+        cJSON_ArrayForEach(it, b) if (strcmp(it->string, "id") != 0)
+            json_set_copy(bud, it->string, it);
+        cJSON *p = json_obj();
+        json_set(p, "budgets", bud);
+        cJSON *out = compile_merge_params(seed, p);
+        cJSON_Delete(p);
+        return out;
+    }
+    }
+    return json_dup(seed);
+}
+
+static int clamp_max_candidates(double v)
+{
+    if (!isfinite(v) || v <= 0)
+        return 128;
+    v = floor(v);
+    if (v < 1)
+        v = 1;
+    if (v > 500)
+        v = 500;
+    return (int)v;
+}
+
+cJSON *compile_knobs_grid(const cJSON *base, const cJSON *space, int max_candidates)
+{
+    int maxc = clamp_max_candidates(max_candidates);
+    static const struct {
+        const char *key;
+        enum stage st;
+    } stages[] = {
+        {"strategyVariants", ST_STRATEGY},
+        {"instructionVariants", ST_INSTRUCTION},
+        {"rlmControllerInstructionVariants", ST_CONTROLLER},
+        {"rlmChunkingPolicyVariants", ST_CHUNKING},
+        {"rlmSubRoleVariants", ST_SUBROLE},
+        {"budgetProfiles", ST_BUDGET},
+    };
+    cJSON *seeds = json_arr();
+    cJSON_AddItemToArray(seeds, json_dup(base));
+    for (size_t s = 0; s < ARRAY_LEN(stages); s++) {
+        size_t nv;
+        const cJSON **v = sorted_variants(json_get(space, stages[s].key), &nv);
+        if (nv == 0) {
+            free(v);
+            continue;
+        }
+        cJSON *next = json_arr();
+        int count = 0;
+        const cJSON *seed;
+        cJSON_ArrayForEach(seed, seeds)
+        {
+            for (size_t i = 0; i < nv && count < maxc; i++, count++)
+                cJSON_AddItemToArray(next, apply_variant(seed, stages[s].st, v[i]));
+            if (count >= maxc)
+                break;
+        }
+        free(v);
+        cJSON_Delete(seeds);
+        seeds = next;
+    }
+    /* base first, then the expansion; dedupe by serialisation */
+    cJSON *all = json_arr();
+    cJSON_AddItemToArray(all, json_dup(base));
+    const cJSON *it;
+    cJSON_ArrayForEach(it, seeds) cJSON_AddItemToArray(all, json_dup(it));
+    cJSON_Delete(seeds);
+    cJSON *out = json_arr();
+    char **seen = xcalloc((size_t)cJSON_GetArraySize(all) + 1, sizeof *seen);
+    size_t ns = 0;
+    cJSON_ArrayForEach(it, all)
+    {
+        if (cJSON_GetArraySize(out) >= maxc)
+            break;
+        char *s = cJSON_PrintUnformatted(it);
+        if (!s)
+            die("out of memory");
+        bool dup = false;
+        for (size_t i = 0; i < ns && !dup; i++)
+            dup = strcmp(seen[i], s) == 0;
+        if (dup) {
+            free(s);
+            continue;
+        }
+        seen[ns++] = s;
+        cJSON_AddItemToArray(out, json_dup(it));
+    }
+    for (size_t i = 0; i < ns; i++)
+        free(seen[i]);
+    free(seen);
+    cJSON_Delete(all);
+    return out;
+}
+
+size_t compile_pick_best(const struct compile_cand *c, size_t n)
+{
+    size_t best = 0;
+    for (size_t i = 1; i < n; i++) {
+        double d = c[i].reward - c[best].reward;
+        if (d > COMPILE_TIE_EPS ||
+            (fabs(d) <= COMPILE_TIE_EPS && collate_cmp(c[i].compiled_id, c[best].compiled_id) < 0))
+            best = i;
+    }
+    return best;
+}
+
+/* ---- the search ---- */
+
+struct search {
+    const struct compile_search_in *in;
+    struct compile_search_out *out;
+    size_t cap;
+};
+
+static void report(struct search *s)
+{
+    struct compile_progress *p = s->in->prog;
+    if (!p)
+        return;
+    if (s->out->n) {
+        size_t b = compile_pick_best(s->out->cands, s->out->n);
+        p->has_best = true;
+        p->best_reward = s->out->cands[b].reward;
+        snprintf(p->best_id, sizeof p->best_id, "%s", s->out->cands[b].compiled_id);
+    }
+    if (s->in->progress)
+        s->in->progress(s->in->user, p);
+}
+
+static ssize_t find_cand(const struct compile_search_out *o, const char *id)
+{
+    for (size_t i = 0; i < o->n; i++)
+        if (strcmp(o->cands[i].compiled_id, id) == 0)
+            return (ssize_t)i;
+    return -1;
+}
+
+/* Score an array of params: candidates already scored keep their reward;
+ * new ones are scored as one batch and appended.  rewards[i] receives the
+ * reward of params[i]; ids[i] (optional) its compiled_id. */
+static int score_params(struct search *s, const cJSON *params_arr, double *rewards,
+                        char (*ids)[HASH_ID_LEN + 1], struct dse_err *err)
+{
+    size_t n = (size_t)cJSON_GetArraySize(params_arr);
+    struct compile_cand *batch = xcalloc(n + 1, sizeof *batch);
+    size_t nb = 0;
+    size_t i = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, params_arr)
+    {
+        char id[HASH_ID_LEN + 1];
+        hash_json(it, id);
+        if (ids)
+            snprintf(ids[i], HASH_ID_LEN + 1, "%s", id);
+        bool fresh = find_cand(s->out, id) < 0;
+        for (size_t k = 0; k < nb && fresh; k++)
+            fresh = strcmp(batch[k].compiled_id, id) != 0;
+        if (fresh) {
+            batch[nb].params = json_dup(it);
+            snprintf(batch[nb].compiled_id, sizeof batch[nb].compiled_id, "%s", id);
+            nb++;
+        }
+        i++;
+    }
+    if (s->in->prog)
+        s->in->prog->known += (int)nb;
+    int rc = 0;
+    if (nb)
+        rc = s->in->scorer->score(s->in->scorer->user, batch, nb, err);
+    if (rc == 0) {
+        if (s->out->n + nb > s->cap) {
+            s->cap = (s->out->n + nb) * 2 + 8;
+            s->out->cands = xrealloc(s->out->cands, s->cap * sizeof *s->out->cands);
+        }
+        for (size_t k = 0; k < nb; k++) {
+            s->out->cands[s->out->n++] = batch[k];
+            batch[k].params = NULL;
+        }
+        if (s->in->prog)
+            s->in->prog->done += (int)nb;
+        report(s);
+        i = 0;
+        cJSON_ArrayForEach(it, params_arr)
+        {
+            char id[HASH_ID_LEN + 1];
+            hash_json(it, id);
+            ssize_t at = find_cand(s->out, id);
+            rewards[i++] = at >= 0 ? s->out->cands[at].reward : 0;
+        }
+    }
+    for (size_t k = 0; k < nb; k++)
+        cJSON_Delete(batch[k].params);
+    free(batch);
+    return rc;
+}
+
+static int run_grid(struct search *s, const cJSON *grid, cJSON **best_params, struct dse_err *err)
+{
+    size_t n = (size_t)cJSON_GetArraySize(grid);
+    double *r = xcalloc(n + 1, sizeof *r);
+    char(*ids)[HASH_ID_LEN + 1] = xcalloc(n + 1, sizeof *ids);
+    int rc = score_params(s, grid, r, ids, err);
+    if (rc == 0 && best_params) {
+        /* the best among this grid's candidates, by the global rule */
+        struct compile_cand *tmp = xcalloc(n + 1, sizeof *tmp);
+        for (size_t i = 0; i < n; i++) {
+            tmp[i].reward = r[i];
+            snprintf(tmp[i].compiled_id, sizeof tmp[i].compiled_id, "%s", ids[i]);
+        }
+        size_t b = n ? compile_pick_best(tmp, n) : 0;
+        *best_params = json_dup(cJSON_GetArrayItem(grid, (int)b));
+        free(tmp);
+    }
+    free(r);
+    free(ids);
+    return rc;
+}
+
+/* The few-shot pool: ids and (for train demos) the demo objects. */
+struct fs_pool {
+    char **ids;
+    cJSON **demos; /* NULL entries for authored ids */
+    size_t n;
+    int k_max;
+    bool from_train;
+};
+
+static void fs_pool_free(struct fs_pool *p)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        free(p->ids[i]);
+        if (p->demos)
+            cJSON_Delete(p->demos[i]);
+    }
+    free(p->ids);
+    free(p->demos);
+}
+
+static int utf16_qsort(const void *a, const void *b)
+{
+    return json_utf16_cmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void fs_pool_build(const cJSON *fs, const struct eval_set *train, struct fs_pool *p)
+{
+    memset(p, 0, sizeof *p);
+    const char *from = json_str(fs, "fromSplit", NULL);
+    if (from && strcmp(from, "train") == 0 && train && train->n) {
+        double mc = json_num(fs, "maxCandidates", 24);
+        int maxc = isfinite(mc) && mc >= 1 ? (int)fmin(500, floor(mc)) : 24;
+        size_t n = train->n < (size_t)maxc ? train->n : (size_t)maxc;
+        p->from_train = true;
+        p->ids = xcalloc(n + 1, sizeof *p->ids);
+        p->demos = xcalloc(n + 1, sizeof *p->demos);
+        /* evenly over the sorted train ids, so a small pool still covers
+         * every label group rather than the first few ids */
+        for (size_t i = 0; i < n; i++) {
+            const struct eval_example *ex = &train->ex[(i * train->n) / n];
+            p->ids[i] = xstrdup(ex->id);
+            cJSON *d = json_obj();
+            json_set_str(d, "id", ex->id);
+            json_set_copy(d, "input", ex->input);
+            json_set_copy(d, "output", ex->expected);
+            p->demos[i] = d;
+        }
+        p->n = n;
+    } else {
+        const cJSON *ids = json_get(fs, "candidateExampleIds");
+        size_t cap = (size_t)cJSON_GetArraySize(ids);
+        p->ids = xcalloc(cap + 1, sizeof *p->ids);
+        const cJSON *it;
+        cJSON_ArrayForEach(it, ids) if (cJSON_IsString(it) && it->valuestring[0])
+            p->ids[p->n++] = xstrdup(it->valuestring);
+        qsort(p->ids, p->n, sizeof *p->ids, utf16_qsort);
+        size_t w = 0;
+        for (size_t i = 0; i < p->n; i++) {
+            if (w && strcmp(p->ids[w - 1], p->ids[i]) == 0) {
+                free(p->ids[i]);
+                continue;
+            }
+            p->ids[w++] = p->ids[i];
+        }
+        p->n = w;
+    }
+    double km = json_num(fs, "kMax", 4);
+    p->k_max = isfinite(km) && km > 0 ? (int)fmin(floor(km), 500) : 0;
+}
+
+/* The authored few-shot ids the start params show: its fewShot.exampleIds,
+ * or every id of the prompt's FewShot blocks.  Train demos are added on top
+ * of these, so the demos the signature was written with stay in view. */
+static cJSON *authored_ids(const cJSON *start, const cJSON *prompt_ir)
+{
+    const cJSON *ex = json_path(start, "fewShot.exampleIds");
+    if (cJSON_IsArray(ex))
+        return json_dup(ex);
+    cJSON *out = json_arr();
+    const cJSON *blk;
+    cJSON_ArrayForEach(blk, json_get(prompt_ir, "blocks"))
+    {
+        if (strcmp(json_str(blk, "_tag", ""), "FewShot") != 0)
+            continue;
+        const cJSON *e;
+        cJSON_ArrayForEach(e, json_get(blk, "examples"))
+        {
+            const char *id = json_str(e, "id", NULL);
+            if (id)
+                cJSON_AddItemToArray(out, cJSON_CreateString(id));
+        }
+    }
+    return out;
+}
+
+static cJSON *fewshot_params(const cJSON *start, const struct fs_pool *p, const cJSON *authored,
+                             const size_t *sel, size_t k)
+{
+    cJSON *fs = json_obj(), *ids = json_arr();
+    if (p->from_train) {
+        const cJSON *it;
+        cJSON_ArrayForEach(it, authored) cJSON_AddItemToArray(ids, json_dup(it));
+    }
+    for (size_t i = 0; i < k; i++)
+        cJSON_AddItemToArray(ids, cJSON_CreateString(p->ids[sel[i]]));
+    json_set_num(fs, "k", cJSON_GetArraySize(ids));
+    json_set(fs, "exampleIds", ids);
+    if (p->from_train) {
+        cJSON *demos = json_arr();
+        for (size_t i = 0; i < k; i++)
+            cJSON_AddItemToArray(demos, json_dup(p->demos[sel[i]]));
+        json_set(fs, "demos", demos);
+    }
+    cJSON *patch = json_obj();
+    json_set(patch, "fewShot", fs);
+    cJSON *out = compile_merge_params(start, patch);
+    cJSON_Delete(patch);
+    return out;
+}
+
+static int run_greedy(struct search *s, const cJSON *start, const cJSON *prompt_ir,
+                      struct dse_err *err)
+{
+    const cJSON *fs = json_path(s->in->job, "searchSpace.fewShot");
+    double cur;
+    cJSON *one = json_arr();
+    cJSON_AddItemToArray(one, json_dup(start));
+    int rc = score_params(s, one, &cur, NULL, err);
+    cJSON_Delete(one);
+    if (rc < 0 || !cJSON_IsObject(fs))
+        return rc;
+    struct fs_pool pool;
+    fs_pool_build(fs, s->in->train, &pool);
+    cJSON *authored = authored_ids(start, prompt_ir);
+    size_t *sel = xcalloc(pool.n + 1, sizeof *sel);
+    bool *used = xcalloc(pool.n + 1, sizeof *used);
+    size_t k = 0;
+    while (rc == 0 && k < (size_t)pool.k_max && k < pool.n) {
+        cJSON *step = json_arr();
+        size_t *which = xcalloc(pool.n + 1, sizeof *which);
+        size_t nw = 0;
+        for (size_t i = 0; i < pool.n; i++) {
+            if (used[i])
+                continue;
+            sel[k] = i;
+            cJSON_AddItemToArray(step, fewshot_params(start, &pool, authored, sel, k + 1));
+            which[nw++] = i;
+        }
+        double *r = xcalloc(nw + 1, sizeof *r);
+        rc = score_params(s, step, r, NULL, err);
+        if (rc == 0) {
+            size_t b = 0;
+            for (size_t i = 1; i < nw; i++)
+                if (r[i] > r[b] + COMPILE_TIE_EPS)
+                    b = i;
+            if (nw == 0 || !(r[b] > cur + COMPILE_TIE_EPS)) {
+                free(r);
+                free(which);
+                cJSON_Delete(step);
+                break;
+            }
+            sel[k++] = which[b];
+            used[which[b]] = true;
+            cur = r[b];
+        }
+        free(r);
+        free(which);
+        cJSON_Delete(step);
+    }
+    free(sel);
+    free(used);
+    cJSON_Delete(authored);
+    fs_pool_free(&pool);
+    return rc;
+}
+
+#define STRICT_CONTROLLER_TEXT                                                                 \
+    "Reply with exactly one valid JSON action object that matches the action schema, and "    \
+    "nothing else: no prose, no code fences, no trailing text."
+#define EVIDENCE_CONTROLLER_TEXT                                                               \
+    "When you cite evidence, copy it as an exact substring of the blob text you read (same "  \
+    "characters, same spacing); never paraphrase a quote."
+
+static int run_refine(struct search *s, const struct compile_scorer *sc, struct dse_err *err)
+{
+    if (!s->out->n || !sc->details)
+        return 0;
+    size_t b = compile_pick_best(s->out->cands, s->out->n);
+    cJSON *details = NULL;
+    if (sc->details(sc->user, &s->out->cands[b], &details, err) < 0)
+        return -1;
+    bool decode = false, evidence = false, budget = false;
+    const cJSON *ex;
+    cJSON_ArrayForEach(ex, details)
+    {
+        if (json_num(ex, "reward", 0) >= 1)
+            continue;
+        const char *en = json_str(json_get(ex, "error"), "errorName", "");
+        if (strncmp(en, "OutputDecode", 12) == 0)
+            decode = true;
+        if (strncmp(en, "BudgetExceeded", 14) == 0)
+            budget = true;
+        const cJSON *sig;
+        cJSON_ArrayForEach(sig, json_get(ex, "signals"))
+        {
+            if (strcmp(json_str(sig, "signalId", ""), "evidence_quote_in_blob.v1") == 0 &&
+                json_num(sig, "score", 0) <= 0)
+                evidence = true;
+        }
+    }
+    cJSON_Delete(details);
+    const cJSON *best = s->out->cands[b].params;
+    cJSON *patches = json_arr();
+    if (decode)
+        cJSON_AddItemToArray(patches,
+                             patch_str(best, "rlmLite", "controllerInstructions", STRICT_CONTROLLER_TEXT));
+    if (evidence)
+        cJSON_AddItemToArray(patches, patch_str(best, "rlmLite", "controllerInstructions",
+                                                EVIDENCE_CONTROLLER_TEXT));
+    if (budget) {
+        const cJSON *bud = json_get(best, "budgets");
+        cJSON *nb = json_obj();
+        json_set_num(nb, "maxTimeMs", json_num(bud, "maxTimeMs", 15000) * 2);
+        json_set_num(nb, "maxLmCalls", json_num(bud, "maxLmCalls", 20) * 2);
+        json_set_num(nb, "maxOutputChars", json_num(bud, "maxOutputChars", 120000) * 2);
+        json_set_num(nb, "maxRlmIterations", json_num(bud, "maxRlmIterations", 6) + 6);
+        json_set_num(nb, "maxSubLmCalls", json_num(bud, "maxSubLmCalls", 10) + 10);
+        cJSON *p = json_obj();
+        json_set(p, "budgets", nb);
+        cJSON_AddItemToArray(patches, compile_merge_params(best, p));
+        cJSON_Delete(p);
+    }
+    int rc = 0;
+    if (cJSON_GetArraySize(patches) > 0) {
+        double *r = xcalloc((size_t)cJSON_GetArraySize(patches) + 1, sizeof *r);
+        rc = score_params(s, patches, r, NULL, err);
+        free(r);
+    }
+    cJSON_Delete(patches);
+    return rc;
+}
+
+int compile_search(const struct compile_search_in *in, struct compile_search_out *out,
+                   struct dse_err *err)
+{
+    memset(out, 0, sizeof *out);
+    struct search s = {.in = in, .out = out};
+    const char *opt = json_str(json_get(in->job, "optimizer"), "id", "instruction_grid.v1");
+    const cJSON *space = json_get(in->job, "searchSpace");
+    const cJSON *prompt_ir = in->prompt_ir;
+    int rc;
+    if (!strcmp(opt, "instruction_grid.v1")) {
+        cJSON *grid = compile_instruction_grid(in->base, space);
+        rc = run_grid(&s, grid, NULL, err);
+        cJSON_Delete(grid);
+    } else if (!strcmp(opt, "fewshot_greedy_forward.v1")) {
+        rc = run_greedy(&s, in->base, prompt_ir, err);
+    } else if (!strcmp(opt, "joint_instruction_grid_then_fewshot_greedy_forward.v1")) {
+        cJSON *grid = compile_instruction_grid(in->base, space), *best = NULL;
+        rc = run_grid(&s, grid, &best, err);
+        cJSON_Delete(grid);
+        if (rc == 0)
+            rc = run_greedy(&s, best, prompt_ir, err);
+        cJSON_Delete(best);
+    } else if (!strcmp(opt, "knobs_grid.v1") || !strcmp(opt, "knobs_grid_refine.v1")) {
+        double mc = json_num(json_path(in->job, "optimizer.config"), "maxCandidates", 128);
+        cJSON *grid = compile_knobs_grid(in->base, space, clamp_max_candidates(mc));
+        rc = run_grid(&s, grid, NULL, err);
+        cJSON_Delete(grid);
+        if (rc == 0 && !strcmp(opt, "knobs_grid_refine.v1")) {
+            if (in->prog)
+                in->prog->phase = "refine";
+            rc = run_refine(&s, in->scorer, err);
+        }
+    } else {
+        return dse_fail(err, "invalid_job", "unknown optimizer %s", opt);
+    }
+    if (rc < 0) {
+        compile_search_out_free(out);
+        return -1;
+    }
+    if (out->n == 0) {
+        compile_search_out_free(out);
+        return dse_fail(err, "invalid_job", "the optimizer produced no candidates");
+    }
+    out->best = compile_pick_best(out->cands, out->n);
+    out->iterations = (int)out->n;
+    return 0;
+}
+
+void compile_search_out_free(struct compile_search_out *o)
+{
+    for (size_t i = 0; i < o->n; i++)
+        cJSON_Delete(o->cands[i].params);
+    free(o->cands);
+    memset(o, 0, sizeof *o);
+}
