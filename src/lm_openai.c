@@ -43,6 +43,7 @@ struct oa_call {
     struct sbuf rx;
     size_t rx_max;
     bool rx_too_big;
+    bool connect_timeout; /* the attempt timed out before the total timeout */
     char curl_err[CURL_ERROR_SIZE];
     int attempts;
     int64_t due_ms;
@@ -357,7 +358,10 @@ static void transport_error(const struct oa *o, struct oa_call *call, CURLcode c
     char tries[32] = "";
     if (call->attempts > 1)
         snprintf(tries, sizeof tries, " (%d attempts)", call->attempts);
-    if (cc == CURLE_OPERATION_TIMEDOUT)
+    if (cc == CURLE_OPERATION_TIMEDOUT && call->connect_timeout)
+        dse_fail(&call->err, OA_ERR, "connect timed out after %d ms%s", o->connect_timeout_ms,
+                 tries);
+    else if (cc == CURLE_OPERATION_TIMEDOUT)
         dse_fail(&call->err, OA_ERR, "timed out after %d ms%s", o->timeout_ms, tries);
     else if (cc == CURLE_PARTIAL_FILE)
         dse_fail(&call->err, OA_ERR, "reply truncated: %s%s", clean, tries);
@@ -376,6 +380,13 @@ static void attempt_done(struct oa *o, struct oa_call *call, CURLcode cc)
     curl_off_t retry_after = 0;
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_getinfo(e, CURLINFO_RETRY_AFTER, &retry_after);
+    if (cc == CURLE_OPERATION_TIMEDOUT) {
+        /* Both timeouts report the same code; only the total one can have
+         * run for the full timeout_ms. */
+        curl_off_t total_us = 0;
+        curl_easy_getinfo(e, CURLINFO_TOTAL_TIME_T, &total_us);
+        call->connect_timeout = total_us < (curl_off_t)o->timeout_ms * 1000;
+    }
     curl_multi_remove_handle(o->multi, e);
     easy_put(o, e);
     call->easy = NULL;

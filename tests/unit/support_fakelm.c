@@ -42,6 +42,8 @@ struct fakelm {
     long arrivals;
 
     int in_flight, max_in_flight;
+    int connections;        /* TCP connections accepted */
+    uint64_t huge_sent;     /* bytes the FAKELM_HUGE reader produced */
     char **bodies, **auths, **paths;
     int n_req, cap_req;
     long served;
@@ -162,7 +164,7 @@ static ssize_t truncated_reader(void *cls, uint64_t pos, char *buf, size_t max)
  * size is not announced, which is what defeats CURLOPT_MAXFILESIZE). */
 static ssize_t huge_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
-    (void)cls;
+    struct fakelm *f = cls;
     if (pos >= FAKELM_HUGE_BYTES)
         return MHD_CONTENT_READER_END_OF_STREAM;
     static const char head[] = "{\"choices\":[{\"message\":{\"content\":\"";
@@ -176,13 +178,17 @@ static ssize_t huge_reader(void *cls, uint64_t pos, char *buf, size_t max)
             k = n;
         memcpy(buf, head + pos, k);
     }
+    pthread_mutex_lock(&f->mu);
+    if (pos + n > f->huge_sent)
+        f->huge_sent = pos + n;
+    pthread_mutex_unlock(&f->mu);
     return (ssize_t)n;
 }
 
-static enum MHD_Result queue_stream(struct MHD_Connection *conn, uint64_t size,
+static enum MHD_Result queue_stream(struct fakelm *f, struct MHD_Connection *conn, uint64_t size,
                                     MHD_ContentReaderCallback cb)
 {
-    struct MHD_Response *r = MHD_create_response_from_callback(size, 64 * 1024, cb, NULL, NULL);
+    struct MHD_Response *r = MHD_create_response_from_callback(size, 64 * 1024, cb, f, NULL);
     if (!r)
         return MHD_NO;
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
@@ -285,7 +291,7 @@ static enum MHD_Result answer(struct fakelm *f, struct MHD_Connection *conn, con
         ret = MHD_NO; /* only reached at stop: drop the connection */
         break;
     case FAKELM_TRUNCATED:
-        ret = queue_stream(conn, 1000, truncated_reader);
+        ret = queue_stream(f, conn, 1000, truncated_reader);
         break;
     case FAKELM_NOT_JSON:
         ret = queue_text(conn, 200, "<html><body>Bad gateway</body></html>", "text/html", NULL);
@@ -295,7 +301,7 @@ static enum MHD_Result answer(struct fakelm *f, struct MHD_Connection *conn, con
                          "application/json", NULL);
         break;
     case FAKELM_HUGE:
-        ret = queue_stream(conn, MHD_SIZE_UNKNOWN, huge_reader);
+        ret = queue_stream(f, conn, MHD_SIZE_UNKNOWN, huge_reader);
         break;
     default:
         ret = MHD_NO;
@@ -349,6 +355,19 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     }
 }
 
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    (void)conn;
+    (void)socket_context;
+    struct fakelm *f = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        pthread_mutex_lock(&f->mu);
+        f->connections++;
+        pthread_mutex_unlock(&f->mu);
+    }
+}
+
 /* ---- lifecycle ---- */
 
 struct fakelm *fakelm_start_latency(int port, int latency_ms)
@@ -370,7 +389,8 @@ struct fakelm *fakelm_start_latency(int port, int latency_ms)
     f->d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD,
                             (uint16_t)port, NULL, NULL, on_request, f, MHD_OPTION_SOCK_ADDR,
                             (struct sockaddr *)&sin, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-                            f, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
+                            f, MHD_OPTION_NOTIFY_CONNECTION, on_connection, f,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
                             MHD_OPTION_END);
     if (!f->d) {
         fprintf(stderr, "fakelm: cannot start the server on 127.0.0.1:%d\n", port);
@@ -512,6 +532,22 @@ int fakelm_max_in_flight(struct fakelm *f)
     return n;
 }
 
+int fakelm_connections(struct fakelm *f)
+{
+    pthread_mutex_lock(&f->mu);
+    int n = f->connections;
+    pthread_mutex_unlock(&f->mu);
+    return n;
+}
+
+uint64_t fakelm_huge_bytes_sent(struct fakelm *f)
+{
+    pthread_mutex_lock(&f->mu);
+    uint64_t n = f->huge_sent;
+    pthread_mutex_unlock(&f->mu);
+    return n;
+}
+
 void fakelm_reset_stats(struct fakelm *f)
 {
     pthread_mutex_lock(&f->mu);
@@ -523,5 +559,7 @@ void fakelm_reset_stats(struct fakelm *f)
     f->n_req = 0;
     f->max_in_flight = f->in_flight;
     f->arrivals = 0;
+    f->connections = 0;
+    f->huge_sent = 0;
     pthread_mutex_unlock(&f->mu);
 }

@@ -21,6 +21,7 @@
 #define DSE_TEST_SUPPORT_FAKELM_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 enum fakelm_kind {
     FAKELM_OK,         /* 200 with a normal reply (after delay_ms) */
@@ -77,7 +78,11 @@ char *fakelm_request_auth(struct fakelm *f, int i);
 char *fakelm_request_path(struct fakelm *f, int i); /* e.g. "/v1/chat/completions" */
 /* Highest number of requests being handled at once since the last reset. */
 int fakelm_max_in_flight(struct fakelm *f);
-/* Forget recorded requests and the in-flight maximum (the queue stays). */
+/* TCP connections accepted (connection reuse shows as fewer than requests). */
+int fakelm_connections(struct fakelm *f);
+/* How far the FAKELM_HUGE stream got before the client hung up. */
+uint64_t fakelm_huge_bytes_sent(struct fakelm *f);
+/* Forget recorded requests, counters and maxima (the queue stays). */
 void fakelm_reset_stats(struct fakelm *f);
 
 #endif
