@@ -17,7 +17,8 @@
     X("receipt", cmd_receipt, "Show one receipt")                                      \
     X("blob", cmd_blob, "Show a blob (e.g. an RLM trace) of a receipt")                \
     X("runs", cmd_runs, "List ops runs")                                               \
-    X("run", cmd_run, "Show an ops run and its events")
+    X("run", cmd_run, "Show an ops run and its events")                                \
+    X("serve", cmd_serve, "Serve the local store over HTTP (Convex function API)")
 
 #define CLI_X_DECL(name, fn, summary) int fn(struct cli_ctx *ctx, int argc, char **argv);
 CLI_COMMANDS(CLI_X_DECL)
