@@ -43,7 +43,7 @@ struct oa_call {
     struct sbuf rx;
     size_t rx_max;
     bool rx_too_big;
-    bool connect_timeout; /* the attempt timed out before the total timeout */
+    bool connect_timeout; /* the timeout that fired was the connect one */
     char curl_err[CURL_ERROR_SIZE];
     int attempts;
     int64_t due_ms;
@@ -381,11 +381,13 @@ static void attempt_done(struct oa *o, struct oa_call *call, CURLcode cc)
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_getinfo(e, CURLINFO_RETRY_AFTER, &retry_after);
     if (cc == CURLE_OPERATION_TIMEDOUT) {
-        /* Both timeouts report the same code; only the total one can have
-         * run for the full timeout_ms. */
+        /* Both timeouts report the same code.  The connect timeout can only
+         * be the one that fired if it is the shorter, and then the attempt
+         * ended nearer to it than to the total timeout. */
         curl_off_t total_us = 0;
         curl_easy_getinfo(e, CURLINFO_TOTAL_TIME_T, &total_us);
-        call->connect_timeout = total_us < (curl_off_t)o->timeout_ms * 1000;
+        curl_off_t mid_us = ((curl_off_t)o->connect_timeout_ms + o->timeout_ms) * 500;
+        call->connect_timeout = o->connect_timeout_ms < o->timeout_ms && total_us < mid_us;
     }
     curl_multi_remove_handle(o->multi, e);
     easy_put(o, e);
