@@ -1,0 +1,519 @@
+/* The remote back end against a fake Convex deployment (an in-process
+ * libmicrohttpd server with canned replies), and the server's token rules.
+ *
+ * The fake covers what `dse serve` cannot show: a plain reference
+ * deployment without the dsex extensions, Convex-style error wrapping,
+ * 503s (queries retried, mutations not), and an endless reply. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "json.h"
+#include "server.h"
+#include "store.h"
+#include "util.h"
+
+#define GOOD_TOKEN "tok-0123456789abcdef"
+
+static struct MHD_Daemon *fake;
+static unsigned fake_port;
+static int fake_plain;           /* no dsex/meta:info */
+static int fake_need_token;
+static int fake_fail_left;       /* 503s before getArtifact succeeds */
+static int fake_calls;           /* calls of the last path asked about */
+static char fake_last_kind[16];  /* "query" / "mutation" */
+static double fake_counter = 41;
+
+struct fake_req {
+    struct sbuf body;
+};
+
+static ssize_t endless(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)cls;
+    if (pos > (80u << 20))
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    memset(buf, ' ', max);
+    if (pos == 0)
+        buf[0] = '[';
+    return (ssize_t)max;
+}
+
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *body)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
+    enum MHD_Result rc = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+static const char *receipts_rows =
+    "[{\"receiptId\":\"r5\",\"signatureId\":\"S\",\"createdAtMs\":5000,\"resultTag\":\"Ok\"},"
+    "{\"receiptId\":\"r4\",\"signatureId\":\"S\",\"createdAtMs\":4000,\"resultTag\":\"Error\"},"
+    "{\"receiptId\":\"r3\",\"signatureId\":\"S\",\"createdAtMs\":3000,\"resultTag\":\"Ok\"},"
+    "{\"receiptId\":\"r2\",\"signatureId\":\"S\",\"createdAtMs\":2000,\"resultTag\":\"Error\"},"
+    "{\"receiptId\":\"r1\",\"signatureId\":\"S\",\"createdAtMs\":1000,\"resultTag\":\"Ok\"}]";
+
+static enum MHD_Result fake_handler(void *cls, struct MHD_Connection *c, const char *url,
+                                    const char *method, const char *version,
+                                    const char *data, size_t *size, void **req_cls)
+{
+    (void)cls;
+    (void)method;
+    (void)version;
+    struct fake_req *fr = *req_cls;
+    if (!fr) {
+        *req_cls = xcalloc(1, sizeof *fr);
+        return MHD_YES;
+    }
+    if (*size) {
+        sbuf_add(&fr->body, data, *size);
+        *size = 0;
+        return MHD_YES;
+    }
+    snprintf(fake_last_kind, sizeof fake_last_kind, "%s", url + 5);
+    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    if (fake_need_token && (!auth || strcmp(auth, "Bearer " GOOD_TOKEN) != 0))
+        return reply(c, 401, "{\"status\":\"error\",\"errorMessage\":\"unauthorized: bad token\"}");
+    cJSON *doc = cJSON_ParseWithLength(fr->body.s, fr->body.len);
+    const char *path = json_str(doc, "path", "");
+    char p[128];
+    snprintf(p, sizeof p, "%s", path);
+    cJSON_Delete(doc);
+    fake_calls++;
+    if (!strcmp(p, "dsex/meta:info")) {
+        if (fake_plain)
+            return reply(c, 400,
+                         "{\"status\":\"error\",\"errorMessage\":\"[Request ID: 1] Server Error\\n"
+                         "Could not find public function for 'dsex/meta:info'.\"}");
+        return reply(c, 200,
+                     "{\"status\":\"success\",\"value\":{\"ok\":true,\"backend\":\"fake\","
+                     "\"extensions\":[\"dsex/meta:changeCounter\"]}}");
+    }
+    if (!strcmp(p, "dsex/meta:changeCounter")) {
+        char b[128];
+        snprintf(b, sizeof b, "{\"status\":\"success\",\"value\":{\"ok\":true,\"counter\":%.0f}}",
+                 fake_counter);
+        return reply(c, 200, b);
+    }
+    if (!strcmp(p, "dse/active:getActive"))
+        return reply(c, 400,
+                     "{\"status\":\"error\",\"errorMessage\":\"[Request ID: 9] Server Error\\n"
+                     "Uncaught Error: artifact_not_found: no such artifact\\n    at handler "
+                     "(../convex/dse/active.ts:10:5)\"}");
+    if (!strcmp(p, "dse/artifacts:getArtifact")) {
+        if (fake_fail_left > 0) {
+            fake_fail_left--;
+            return reply(c, 503, "busy");
+        }
+        return reply(c, 200, "{\"status\":\"success\",\"value\":{\"ok\":true,\"artifact\":null}}");
+    }
+    if (!strcmp(p, "dse/artifacts:putArtifact"))
+        return reply(c, 503, "busy");
+    if (!strcmp(p, "dse/opsRuns:getRun"))
+        return reply(c, 200, "<html>hello</html>");
+    if (!strcmp(p, "dse/opsRuns:listRuns")) {
+        struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 65536,
+                                                                   endless, NULL, NULL);
+        enum MHD_Result rc = MHD_queue_response(c, 200, r);
+        MHD_destroy_response(r);
+        return rc;
+    }
+    if (!strcmp(p, "dse/receipts:listPredictReceiptsBySignatureIdAdmin")) {
+        char *b = xasprintf("{\"status\":\"success\",\"value\":%s}", receipts_rows);
+        enum MHD_Result rc = reply(c, 200, b);
+        free(b);
+        return rc;
+    }
+    if (!strcmp(p, "dse/examples:listExamples"))
+        return reply(c, 200,
+                     "{\"status\":\"success\",\"value\":{\"ok\":true,\"examples\":["
+                     "{\"exampleId\":\"a\"},{\"exampleId\":\"b\"},{\"exampleId\":\"c\"},"
+                     "{\"exampleId\":\"d\"}]}}");
+    return reply(c, 404, "{\"status\":\"error\",\"errorMessage\":\"unknown_function: no such\"}");
+}
+
+static void fake_done(void *cls, struct MHD_Connection *c, void **req_cls,
+                      enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)c;
+    (void)toe;
+    struct fake_req *fr = *req_cls;
+    if (fr) {
+        sbuf_free(&fr->body);
+        free(fr);
+        *req_cls = NULL;
+    }
+}
+
+static int fake_start(void **state)
+{
+    (void)state;
+    fake = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD, 0, NULL, NULL, fake_handler, NULL,
+                            MHD_OPTION_NOTIFY_COMPLETED, fake_done, NULL, MHD_OPTION_END);
+    if (!fake)
+        return -1;
+    fake_port = MHD_get_daemon_info(fake, MHD_DAEMON_INFO_BIND_PORT)->port;
+    return 0;
+}
+
+static int fake_stop(void **state)
+{
+    (void)state;
+    MHD_stop_daemon(fake);
+    return 0;
+}
+
+static struct store *open_fake(const char *userinfo, const char *token, struct dse_err *err)
+{
+    char url[128];
+    snprintf(url, sizeof url, "http://%s127.0.0.1:%u/", userinfo, fake_port);
+    return store_open_remote(url, token, 0, err);
+}
+
+static void reset(void)
+{
+    fake_plain = 0;
+    fake_need_token = 0;
+    fake_fail_left = 0;
+    fake_calls = 0;
+}
+
+static void test_plain_deployment(void **state)
+{
+    (void)state;
+    reset();
+    fake_plain = 1;
+    struct dse_err err = {0};
+    struct store *st = open_fake("user:pw@", NULL, &err);
+    assert_non_null(st);
+    char want[64];
+    snprintf(want, sizeof want, "remote:http://127.0.0.1:%u", fake_port);
+    assert_string_equal(st->desc, want); /* no credentials in the description */
+    assert_true(store_has_op(st, STORE_OP_artifacts_get));
+    assert_false(store_has_op(st, STORE_OP_x_sig_get));
+    assert_false(store_has_op(st, STORE_OP_x_receipts_batch));
+    assert_true(store_has_op(st, STORE_OP_x_receipts_page)); /* emulated */
+    assert_true(store_has_op(st, STORE_OP_x_examples_page));
+    cJSON *info = NULL;
+    assert_int_equal(store_call(st, STORE_OP_x_info, NULL, &info, &err), 0);
+    assert_int_equal(cJSON_GetArraySize(json_get(info, "extensions")), 0);
+    cJSON_Delete(info);
+    assert_int_equal(store_call(st, STORE_OP_x_sig_get, NULL, NULL, &err), -1);
+    assert_string_equal(err.code, "unsupported");
+    /* without a counter every poll reports a change */
+    uint64_t a = store_poll_changes(st), b = store_poll_changes(st);
+    assert_true(a != b && a && b);
+    store_close(st);
+}
+
+static void test_extensions_listed(void **state)
+{
+    (void)state;
+    reset();
+    struct dse_err err = {0};
+    struct store *st = open_fake("", NULL, &err);
+    assert_non_null(st);
+    assert_true(store_has_op(st, STORE_OP_x_changes));
+    assert_false(store_has_op(st, STORE_OP_x_sig_get));
+    fake_counter = 41;
+    uint64_t a = store_poll_changes(st);
+    assert_int_equal(a, store_poll_changes(st));
+    fake_counter = 42;
+    assert_true(store_poll_changes(st) != a);
+    store_close(st);
+}
+
+static void test_error_mapping(void **state)
+{
+    (void)state;
+    reset();
+    struct dse_err err = {0};
+    struct store *st = open_fake("", NULL, &err);
+    assert_non_null(st);
+    cJSON *args = json_obj();
+    json_set_str(args, "signatureId", "S");
+    assert_int_equal(store_call(st, STORE_OP_active_get, args, NULL, &err), -1);
+    assert_string_equal(err.code, "artifact_not_found");
+    assert_string_equal(err.msg, "no such artifact");
+    assert_int_equal(store_call(st, STORE_OP_runs_get, args, NULL, &err), -1);
+    assert_string_equal(err.code, "remote_error");
+    assert_int_equal(store_call(st, STORE_OP_var_list, args, NULL, &err), -1);
+    assert_string_equal(err.code, "unknown_function");
+    cJSON_Delete(args);
+    store_close(st);
+}
+
+static void test_retries(void **state)
+{
+    (void)state;
+    reset();
+    struct dse_err err = {0};
+    struct store *st = open_fake("", NULL, &err);
+    assert_non_null(st);
+    /* a query is retried twice */
+    fake_fail_left = 2;
+    fake_calls = 0;
+    assert_int_equal(store_call(st, STORE_OP_artifacts_get, NULL, NULL, &err), 0);
+    assert_int_equal(fake_calls, 3);
+    fake_fail_left = 5;
+    fake_calls = 0;
+    assert_int_equal(store_call(st, STORE_OP_artifacts_get, NULL, NULL, &err), -1);
+    assert_int_equal(fake_calls, 3);
+    assert_string_equal(err.code, "remote_error");
+    /* a mutation is sent once, and through /api/mutation */
+    fake_calls = 0;
+    assert_int_equal(store_call(st, STORE_OP_artifacts_put, NULL, NULL, &err), -1);
+    assert_int_equal(fake_calls, 1);
+    assert_string_equal(fake_last_kind, "mutation");
+    store_close(st);
+}
+
+static void test_reply_cap(void **state)
+{
+    (void)state;
+    reset();
+    struct dse_err err = {0};
+    struct store *st = open_fake("", NULL, &err);
+    assert_non_null(st);
+    assert_int_equal(store_call(st, STORE_OP_runs_list, NULL, NULL, &err), -1);
+    assert_string_equal(err.code, "remote_too_large");
+    store_close(st);
+}
+
+static cJSON *page(struct store *st, enum store_op op, const char *json)
+{
+    struct dse_err err = {0};
+    cJSON *args = json_parse_str(json, &err), *out = NULL;
+    assert_non_null(args);
+    int rc = store_call(st, op, args, &out, &err);
+    if (rc < 0)
+        fail_msg("%s: %s", err.code, err.msg);
+    cJSON_Delete(args);
+    return out;
+}
+
+/* "r5,r4" from a page's items */
+static void ids_of(const cJSON *pg, const char *key, char *out, size_t cap)
+{
+    out[0] = 0;
+    for (const cJSON *it = json_get(pg, "items")->child; it; it = it->next) {
+        size_t n = strlen(out);
+        snprintf(out + n, cap - n, "%s%s", n ? "," : "", json_str(it, key, "?"));
+    }
+}
+
+static void test_receipts_page_fallback(void **state)
+{
+    (void)state;
+    reset();
+    fake_plain = 1;
+    struct dse_err err = {0};
+    struct store *st = open_fake("", NULL, &err);
+    assert_non_null(st);
+    char ids[128], args[256];
+    cJSON *p = page(st, STORE_OP_x_receipts_page, "{\"signatureId\":\"S\",\"limit\":2}");
+    ids_of(p, "receiptId", ids, sizeof ids);
+    assert_string_equal(ids, "r5,r4");
+    snprintf(args, sizeof args, "{\"signatureId\":\"S\",\"limit\":2,\"cursor\":\"%s\"}",
+             json_str(p, "nextCursor", ""));
+    cJSON_Delete(p);
+    p = page(st, STORE_OP_x_receipts_page, args);
+    ids_of(p, "receiptId", ids, sizeof ids);
+    assert_string_equal(ids, "r3,r2");
+    snprintf(args, sizeof args, "{\"signatureId\":\"S\",\"limit\":2,\"cursor\":\"%s\"}",
+             json_str(p, "nextCursor", ""));
+    cJSON_Delete(p);
+    p = page(st, STORE_OP_x_receipts_page, args);
+    ids_of(p, "receiptId", ids, sizeof ids);
+    assert_string_equal(ids, "r1");
+    assert_true(cJSON_IsNull(json_get(p, "nextCursor")));
+    cJSON_Delete(p);
+    p = page(st, STORE_OP_x_receipts_page,
+             "{\"signatureId\":\"S\",\"resultTag\":\"Ok\",\"dir\":\"newer\"}");
+    ids_of(p, "receiptId", ids, sizeof ids);
+    assert_string_equal(ids, "r1,r3,r5");
+    cJSON_Delete(p);
+    store_close(st);
+}
+
+static void test_examples_page_fallback(void **state)
+{
+    (void)state;
+    reset();
+    fake_plain = 1;
+    struct dse_err err = {0};
+    struct store *st = open_fake("", NULL, &err);
+    assert_non_null(st);
+    char ids[128];
+    cJSON *p = page(st, STORE_OP_x_examples_page, "{\"signatureId\":\"S\",\"limit\":2}");
+    ids_of(p, "exampleId", ids, sizeof ids);
+    assert_string_equal(ids, "a,b");
+    assert_string_equal(json_str(p, "nextCursor", ""), "b");
+    cJSON_Delete(p);
+    p = page(st, STORE_OP_x_examples_page, "{\"signatureId\":\"S\",\"limit\":2,\"cursor\":\"b\"}");
+    ids_of(p, "exampleId", ids, sizeof ids);
+    assert_string_equal(ids, "c,d");
+    assert_true(cJSON_IsNull(json_get(p, "nextCursor")));
+    cJSON_Delete(p);
+    p = page(st, STORE_OP_x_examples_page,
+             "{\"signatureId\":\"S\",\"cursor\":\"c\",\"dir\":\"prev\"}");
+    ids_of(p, "exampleId", ids, sizeof ids);
+    assert_string_equal(ids, "b,a");
+    cJSON_Delete(p);
+    store_close(st);
+}
+
+static void test_auth(void **state)
+{
+    (void)state;
+    reset();
+    fake_need_token = 1;
+    struct dse_err err = {0};
+    assert_null(open_fake("", "wrong-token-000000", &err));
+    assert_string_equal(err.code, "unauthorized");
+    assert_null(strstr(err.msg, "wrong-token")); /* never echoed */
+    struct store *st = open_fake("", GOOD_TOKEN, &err);
+    assert_non_null(st);
+    assert_null(strstr(st->desc, GOOD_TOKEN));
+    store_close(st);
+}
+
+static void test_unreachable(void **state)
+{
+    (void)state;
+    /* a port nobody listens on: bind, note it, close */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t sl = sizeof sa;
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    getsockname(fd, (struct sockaddr *)&sa, &sl);
+    close(fd);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u", ntohs(sa.sin_port));
+    struct dse_err err = {0};
+    assert_null(store_open_remote(url, NULL, 0, &err));
+    assert_string_equal(err.code, "remote_unreachable");
+    assert_non_null(strstr(err.msg, "connection refused"));
+    assert_non_null(strstr(err.msg, url));
+    assert_null(store_open_remote("ftp://x", NULL, 0, &err));
+    assert_string_equal(err.code, "invalid_input");
+}
+
+static void test_read_only(void **state)
+{
+    (void)state;
+    reset();
+    struct dse_err err = {0};
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u", fake_port);
+    struct store *st = store_open_remote(url, NULL, STORE_READ_ONLY, &err);
+    assert_non_null(st);
+    fake_calls = 0;
+    assert_int_equal(store_call(st, STORE_OP_artifacts_put, NULL, NULL, &err), -1);
+    assert_string_equal(err.code, "read_only");
+    assert_int_equal(fake_calls, 0);
+    store_close(st);
+}
+
+/* ---- server tokens ---- */
+
+static const char *tokens_text = "# ops tokens\n"
+                                 "\n"
+                                 "admin adm-0123456789abcdef ops\n"
+                                 "  read  rd-0123456789abcdef   \n";
+
+static void test_tokens_parse_and_check(void **state)
+{
+    (void)state;
+    struct dse_err err = {0};
+    struct server_tokens *t = server_tokens_parse(tokens_text, "t.txt", &err);
+    assert_non_null(t);
+    enum server_role role;
+    const char *actor = NULL;
+    assert_int_equal(server_tokens_check(t, "Bearer adm-0123456789abcdef", &role, &actor), 0);
+    assert_int_equal(role, SERVER_ROLE_ADMIN);
+    assert_string_equal(actor, "token:ops");
+    assert_int_equal(server_tokens_check(t, "bearer   rd-0123456789abcdef ", &role, &actor), 0);
+    assert_int_equal(role, SERVER_ROLE_READ);
+    assert_string_equal(actor, "token:read4");
+    /* missing, empty, no scheme, prefix, longer, oversized */
+    assert_int_equal(server_tokens_check(t, NULL, &role, &actor), -1);
+    assert_int_equal(server_tokens_check(t, "", &role, &actor), -1);
+    assert_int_equal(server_tokens_check(t, "Bearer", &role, &actor), -1);
+    assert_int_equal(server_tokens_check(t, "Bearer ", &role, &actor), -1);
+    assert_int_equal(server_tokens_check(t, "adm-0123456789abcdef", &role, &actor), -1);
+    assert_int_equal(server_tokens_check(t, "Basic adm-0123456789abcdef", &role, &actor), -1);
+    assert_int_equal(server_tokens_check(t, "Bearer adm-0123456789abcde", &role, &actor), -1);
+    assert_int_equal(server_tokens_check(t, "Bearer adm-0123456789abcdefX", &role, &actor), -1);
+    char *big = xmalloc(10 * 1024 + 8);
+    strcpy(big, "Bearer ");
+    memset(big + 7, 'a', 10 * 1024);
+    big[7 + 10 * 1024] = 0;
+    assert_int_equal(server_tokens_check(t, big, &role, &actor), -1);
+    free(big);
+    server_tokens_free(t);
+}
+
+static void test_tokens_bad_lines(void **state)
+{
+    (void)state;
+    struct dse_err err = {0};
+    assert_null(server_tokens_parse("admin adm-0123456789abcdef\nwrite x-0123456789abcdef\n",
+                                    "f", &err));
+    assert_string_equal(err.msg, "f:2: role must be read or admin");
+    assert_null(server_tokens_parse("read short\n", "f", &err));
+    assert_non_null(strstr(err.msg, "f:1: token must be 16"));
+    assert_null(strstr(err.msg, "short"));
+    assert_null(server_tokens_parse("read rd-0123456789abcdef\nadmin rd-0123456789abcdef\n", "f",
+                                    &err));
+    assert_string_equal(err.msg, "f:2: the same token appears twice");
+    assert_null(server_tokens_parse("read\n", "f", &err));
+    assert_non_null(strstr(err.msg, "f:1:"));
+    assert_null(server_tokens_parse("# nothing\n\n", "f", &err));
+    assert_non_null(strstr(err.msg, "no tokens"));
+}
+
+static void test_status_mapping(void **state)
+{
+    (void)state;
+    assert_int_equal(server_status_for("invalid_input"), 400);
+    assert_int_equal(server_status_for("invalid_json"), 400);
+    assert_int_equal(server_status_for("unauthorized"), 401);
+    assert_int_equal(server_status_for("forbidden"), 403);
+    assert_int_equal(server_status_for("artifact_not_found"), 404);
+    assert_int_equal(server_status_for("unknown_function"), 404);
+    assert_int_equal(server_status_for("too_large"), 413);
+    assert_int_equal(server_status_for("control_missing"), 409);
+    assert_int_equal(server_status_for("sqlite_error"), 500);
+}
+
+int main(void)
+{
+    const struct CMUnitTest remote[] = {
+        cmocka_unit_test(test_plain_deployment),    cmocka_unit_test(test_extensions_listed),
+        cmocka_unit_test(test_error_mapping),       cmocka_unit_test(test_retries),
+        cmocka_unit_test(test_reply_cap),           cmocka_unit_test(test_receipts_page_fallback),
+        cmocka_unit_test(test_examples_page_fallback), cmocka_unit_test(test_auth),
+        cmocka_unit_test(test_unreachable),         cmocka_unit_test(test_read_only),
+    };
+    const struct CMUnitTest tokens[] = {
+        cmocka_unit_test(test_tokens_parse_and_check),
+        cmocka_unit_test(test_tokens_bad_lines),
+        cmocka_unit_test(test_status_mapping),
+    };
+    int fails = cmocka_run_group_tests_name("remote back end", remote, fake_start, fake_stop);
+    fails += cmocka_run_group_tests_name("server tokens", tokens, NULL, NULL);
+    return fails ? 1 : 0;
+}
