@@ -25,17 +25,6 @@
 #define KEY_ENV "DSE_TEST_LM_KEY"
 #define SECRET "sk-test-S3CRET-0123456789abcdef"
 
-/* lm_knn.c cannot link into this test until its own dependencies land;
- * until then this weak stand-in satisfies lm_open's local-knn branch and the
- * dispatch test below skips that part.  Delete it once lm_knn.o links. */
-__attribute__((weak)) struct lm_client *lm_knn_open(const struct lm_config *cfg,
-                                                    struct dse_err *err)
-{
-    (void)cfg;
-    dse_fail(err, "unsupported", "local-knn is not linked into this test");
-    return NULL;
-}
-
 struct fx {
     struct fakelm *srv;
     struct lm_config cfg;
@@ -460,10 +449,7 @@ static void check_knn_dispatch(void)
     struct dse_err err = {0};
     struct lm_config knn = {0};
     struct lm_client *k = lm_open(&knn, &err);
-    if (!k) {
-        assert_string_equal(err.code, "unsupported"); /* the stand-in above */
-        return;
-    }
+    assert_non_null(k);
     assert_string_equal(lm_describe(k), "local-knn");
     struct lm_response kr;
     struct lm_request kreq = simple_req();
@@ -840,6 +826,33 @@ static void test_cache_passes_through_without_extension(void **state)
     store_close(st);
 }
 
+static void test_cache_over_knn(void **state)
+{
+    (void)state;
+    struct dse_err err = {0};
+    struct lm_config knn = {.provider = "local-knn"};
+    struct store *st = mem_open(&mem_ops);
+    struct lm_client *c = lm_cache_wrap(lm_open(&knn, &err), st);
+    assert_non_null(c);
+    assert_string_equal(lm_describe(c), "local-knn");
+    struct lm_request req = simple_req();
+    struct lm_response a, b;
+    assert_int_equal(complete_ok(c, &req, &a), 0);
+    assert_false(a.cache_hit);
+    assert_int_equal(complete_ok(c, &req, &b), 0);
+    assert_true(b.cache_hit);
+    assert_string_equal(a.text, b.text);
+    assert_string_equal(b.model, "local-knn");
+    lm_response_free(&a);
+    lm_response_free(&b);
+    uint64_t calls, hits;
+    lm_stats(c, &calls, &hits);
+    assert_int_equal(calls, 1);
+    assert_int_equal(hits, 1);
+    lm_close(c);
+    store_close(st);
+}
+
 static void test_cache_sqlite(void **state)
 {
     struct fx *fx = *state;
@@ -878,6 +891,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cache_never_stores_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache_passes_through_without_extension, setup,
                                         teardown),
+        cmocka_unit_test(test_cache_over_knn),
         cmocka_unit_test_setup_teardown(test_cache_sqlite, setup, teardown),
     };
     return cmocka_run_group_tests_name("lm", tests, NULL, NULL);
