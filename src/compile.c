@@ -8,8 +8,11 @@
 
 #include "catalog.h"
 #include "collate.h"
+#include "dataset.h"
 #include "eval.h"
 #include "json.h"
+#include "lm.h"
+#include "store.h"
 #include "util.h"
 
 /* ---- params ---- */
@@ -667,4 +670,448 @@ void compile_search_out_free(struct compile_search_out *o)
         cJSON_Delete(o->cands[i].params);
     free(o->cands);
     memset(o, 0, sizeof *o);
+}
+
+/* ---- artifacts ---- */
+
+cJSON *compile_artifact(const cJSON *signature, const cJSON *params, const cJSON *eval_summary,
+                        const cJSON *optimizer, const cJSON *provenance)
+{
+    char id[HASH_ID_LEN + 1], in_h[HASH_ID_LEN + 1], out_h[HASH_ID_LEN + 1], ir_h[HASH_ID_LEN + 1];
+    char created[32];
+    hash_json(params, id);
+    catalog_hashes(signature, in_h, out_h, ir_h);
+    util_iso_time(util_now_ms(), created);
+    cJSON *a = json_obj();
+    json_set_str(a, "format", COMPILE_ARTIFACT_FORMAT);
+    json_set_num(a, "formatVersion", 1);
+    json_set_str(a, "signatureId", catalog_id(signature));
+    json_set_str(a, "compiled_id", id);
+    json_set_str(a, "createdAt", created);
+    cJSON *h = json_obj();
+    json_set_str(h, "inputSchemaHash", in_h);
+    json_set_str(h, "outputSchemaHash", out_h);
+    json_set_str(h, "promptIrHash", ir_h);
+    json_set_str(h, "paramsHash", id);
+    json_set(a, "hashes", h);
+    json_set_copy(a, "params", params);
+    if (eval_summary) {
+        json_set_copy(a, "eval", eval_summary);
+    } else {
+        cJSON *e = json_obj();
+        json_set_num(e, "evalVersion", 1);
+        json_set_str(e, "kind", "unscored");
+        json_set(a, "eval", e);
+    }
+    if (optimizer) {
+        json_set_copy(a, "optimizer", optimizer);
+    } else {
+        cJSON *o = json_obj();
+        json_set_str(o, "id", "none");
+        json_set(a, "optimizer", o);
+    }
+    json_set(a, "provenance", provenance ? json_dup(provenance) : json_obj());
+    return a;
+}
+
+/* ---- the whole compile ---- */
+
+struct run {
+    struct store *st;
+    const struct compile_opts *o;
+    const cJSON *sig;
+    const struct reward_bundle *rw;
+    struct eval_judge judge;
+    struct eval_cache *cache;
+    struct eval_set train, holdout;
+    struct compile_progress prog;
+    int64_t t0;
+    uint64_t calls0, hits0;
+    /* per-batch progress (eval workers, serialised by the eval pool) */
+    int batch_done;
+    struct compile_progress live;
+};
+
+static void fill_stats(struct run *r, struct compile_progress *p)
+{
+    uint64_t calls = 0, hits = 0;
+    if (r->o->lm)
+        lm_stats(r->o->lm, &calls, &hits);
+    p->lm_calls = calls - r->calls0;
+    p->cache_hits = hits - r->hits0;
+    p->elapsed_ms = util_mono_ms() - r->t0;
+}
+
+static void emit(struct run *r, struct compile_progress *p)
+{
+    fill_stats(r, p);
+    if (r->o->progress)
+        r->o->progress(r->o->user, p);
+}
+
+static void on_cand_done(void *user, size_t idx, const struct eval_candidate *c)
+{
+    (void)idx;
+    struct run *r = user;
+    r->batch_done++;
+    struct compile_progress *p = &r->live;
+    p->done = r->prog.done + r->batch_done;
+    double d = c->reward - p->best_reward;
+    if (!p->has_best || d > COMPILE_TIE_EPS ||
+        (fabs(d) <= COMPILE_TIE_EPS && collate_cmp(c->compiled_id, p->best_id) < 0)) {
+        p->has_best = true;
+        p->best_reward = c->reward;
+        snprintf(p->best_id, sizeof p->best_id, "%s", c->compiled_id);
+    }
+    emit(r, p);
+}
+
+static int score_train(void *user, struct compile_cand *cands, size_t n, struct dse_err *err)
+{
+    struct run *r = user;
+    struct eval_candidate *ec = xcalloc(n + 1, sizeof *ec);
+    for (size_t i = 0; i < n; i++) {
+        ec[i].compiled_id = cands[i].compiled_id;
+        ec[i].params = cands[i].params;
+    }
+    r->batch_done = 0;
+    r->live = r->prog;
+    struct eval_ctx ctx = {.signature = r->sig,
+                           .reward = r->rw,
+                           .judge = r->rw->needs_judge ? &r->judge.j : NULL,
+                           .lm = r->o->lm,
+                           .cache = r->cache,
+                           .concurrency = r->o->concurrency,
+                           .on_done = on_cand_done,
+                           .user = r,
+                           .cancel = r->o->cancel};
+    int rc = eval_candidates(&ctx, ec, n, &r->train, false, err);
+    for (size_t i = 0; i < n; i++) {
+        cands[i].reward = ec[i].reward;
+        cands[i].scored = rc == 0;
+        eval_candidate_clear(&ec[i]);
+    }
+    free(ec);
+    return rc;
+}
+
+static int details_train(void *user, const struct compile_cand *c, cJSON **examples,
+                         struct dse_err *err)
+{
+    struct run *r = user;
+    struct eval_candidate ec = {.compiled_id = c->compiled_id, .params = c->params};
+    struct eval_ctx ctx = {.signature = r->sig,
+                           .reward = r->rw,
+                           .judge = r->rw->needs_judge ? &r->judge.j : NULL,
+                           .lm = r->o->lm,
+                           .cache = r->cache,
+                           .concurrency = r->o->concurrency,
+                           .cancel = r->o->cancel};
+    int rc = eval_candidates(&ctx, &ec, 1, &r->train, true, err);
+    *examples = rc == 0 ? ec.examples : NULL;
+    if (rc < 0)
+        eval_candidate_clear(&ec);
+    return rc;
+}
+
+static void on_batch(void *user, const struct compile_progress *p)
+{
+    struct run *r = user;
+    struct compile_progress q = *p;
+    emit(r, &q);
+    cJSON *j = json_obj();
+    json_set_num(j, "done", q.done);
+    json_set_num(j, "known", q.known);
+    if (q.has_best) {
+        json_set_num(j, "bestReward", q.best_reward);
+        json_set_str(j, "bestCompiledId", q.best_id);
+    }
+    json_set_num(j, "lmCalls", (double)q.lm_calls);
+    json_set_num(j, "cacheHits", (double)q.cache_hits);
+    json_set_num(j, "elapsedMs", (double)q.elapsed_ms);
+    eval_ops_event(r->st, r->o->ops_run_id, "info", "compile.progress", j,
+                   "compile %s: %d/%d candidates, best %.4f", q.phase, q.done, q.known,
+                   q.has_best ? q.best_reward : 0.0);
+}
+
+static int final_eval(struct run *r, const struct compile_cand *best, struct eval_set *set,
+                      double *reward, struct dse_err *err)
+{
+    struct eval_candidate ec = {.compiled_id = best->compiled_id, .params = best->params};
+    struct eval_ctx ctx = {.signature = r->sig,
+                           .reward = r->rw,
+                           .judge = r->rw->needs_judge ? &r->judge.j : NULL,
+                           .lm = r->o->lm,
+                           .cache = r->cache,
+                           .concurrency = r->o->concurrency,
+                           .cancel = r->o->cancel};
+    int rc = eval_candidates(&ctx, &ec, 1, set, false, err);
+    *reward = ec.reward;
+    eval_candidate_clear(&ec);
+    return rc;
+}
+
+void compile_result_free(struct compile_result *r)
+{
+    cJSON_Delete(r->report);
+    r->report = NULL;
+}
+
+cJSON *compile_result_json(const struct compile_result *r)
+{
+    cJSON *o = json_obj();
+    json_set_str(o, "signatureId", r->signature_id);
+    json_set_str(o, "jobHash", r->job_hash);
+    json_set_str(o, "datasetId", r->dataset_id);
+    json_set_str(o, "datasetHash", r->dataset_hash);
+    json_set_str(o, "compiled_id", r->compiled_id);
+    json_set_str(o, "optimizer", r->optimizer);
+    json_set_bool(o, "existed", r->existed);
+    json_set_num(o, "trainReward", r->train_reward);
+    json_set_num(o, "holdoutReward", r->holdout_reward);
+    json_set_num(o, "candidates", r->candidates);
+    json_set_num(o, "lmCalls", (double)r->lm_calls);
+    json_set_num(o, "cacheHits", (double)r->cache_hits);
+    json_set_num(o, "wallMs", (double)r->wall_ms);
+    return o;
+}
+
+/* Fill *out from an existing report row (idempotent path). */
+static void result_from_row(const cJSON *row, struct compile_result *out)
+{
+    const cJSON *rep = json_path(row, "json.report");
+    snprintf(out->compiled_id, sizeof out->compiled_id, "%s", json_str(row, "compiled_id", ""));
+    out->train_reward = json_num(rep, "trainReward", 0);
+    out->holdout_reward = json_num(rep, "holdoutReward", 0);
+    out->candidates = cJSON_GetArraySize(json_get(rep, "evaluatedCandidates"));
+    out->report = json_dup(json_get(row, "json"));
+}
+
+int compile_run(struct store *st, const struct compile_opts *o, struct compile_result *out,
+                struct dse_err *err)
+{
+    memset(out, 0, sizeof *out);
+    struct run r = {.st = st, .o = o};
+    r.t0 = util_mono_ms();
+    if (o->lm)
+        lm_stats(o->lm, &r.calls0, &r.hits0);
+    r.prog.phase = "load";
+    cJSON *sig = store_signature(st, o->signature_id, err);
+    if (!sig)
+        return -1;
+    r.sig = sig;
+    snprintf(out->signature_id, sizeof out->signature_id, "%s", catalog_id(sig));
+    int rc = -1;
+    cJSON *job = catalog_compile_job(sig);
+    struct dataset *all = NULL, *train = NULL, *holdout = NULL;
+    struct compile_search_out so = {0};
+    cJSON *report = NULL, *artifact = NULL;
+    const char *opt_id = json_str(json_get(job, "optimizer"), "id", "instruction_grid.v1");
+    snprintf(out->optimizer, sizeof out->optimizer, "%s", opt_id);
+    r.prog.optimizer = out->optimizer;
+    catalog_job_hash(sig, out->job_hash);
+    if (!(r.rw = eval_reward_for(sig, err)))
+        goto done;
+    if (!(all = dataset_load(st, sig, err)))
+        goto done;
+    snprintf(out->dataset_hash, sizeof out->dataset_hash, "%s", all->hash);
+    snprintf(out->dataset_id, sizeof out->dataset_id, "%s", all->id);
+    if (all->n == 0) {
+        dse_fail(err, "no_examples",
+                 "%s has no examples to compile on (import some with `dse examples import`)",
+                 out->signature_id);
+        goto done;
+    }
+
+    /* idempotency: the same job on the same data was compiled before */
+    cJSON *ga = json_obj(), *got = NULL;
+    json_set_str(ga, "signatureId", out->signature_id);
+    json_set_str(ga, "jobHash", out->job_hash);
+    json_set_str(ga, "datasetHash", out->dataset_hash);
+    int grc = store_call(st, STORE_OP_compile_get, ga, &got, err);
+    cJSON_Delete(ga);
+    if (grc < 0)
+        goto done;
+    if (cJSON_IsObject(json_get(got, "report"))) {
+        result_from_row(json_get(got, "report"), out);
+        out->existed = true;
+        cJSON_Delete(got);
+        eval_ops_event(st, o->ops_run_id, "info", "compile.existed", NULL,
+                       "compile report exists for jobHash=%s datasetHash=%s: %s", out->job_hash,
+                       out->dataset_hash, out->compiled_id);
+        r.prog.phase = "done";
+        r.prog.has_best = true;
+        r.prog.best_reward = out->train_reward;
+        snprintf(r.prog.best_id, sizeof r.prog.best_id, "%s", out->compiled_id);
+        emit(&r, &r.prog);
+        rc = 0;
+        goto done;
+    }
+    cJSON_Delete(got);
+
+    if (r.rw->needs_judge)
+        eval_judge_load(st, o->lm, &r.judge);
+    train = dataset_train(all);
+    holdout = dataset_holdout(all);
+    eval_set_view(&r.train, train);
+    eval_set_view(&r.holdout, holdout);
+    r.cache = eval_cache_new();
+    {
+        cJSON *j = json_obj();
+        json_set_str(j, "signatureId", out->signature_id);
+        json_set_str(j, "jobHash", out->job_hash);
+        json_set_str(j, "datasetHash", out->dataset_hash);
+        json_set_str(j, "optimizer", opt_id);
+        json_set_num(j, "train", (double)train->n);
+        json_set_num(j, "holdout", (double)holdout->n);
+        eval_ops_event(st, o->ops_run_id, "info", "compile.start", j,
+                       "compile %s with %s: %zu train, %zu holdout", out->signature_id, opt_id,
+                       train->n, holdout->n);
+    }
+
+    r.prog.phase = "search";
+    emit(&r, &r.prog);
+    struct compile_scorer scorer = {.score = score_train, .details = details_train, .user = &r};
+    struct compile_search_in in = {.base = catalog_default_params(sig),
+                                   .job = job,
+                                   .prompt_ir = catalog_prompt_ir(sig),
+                                   .train = &r.train,
+                                   .scorer = &scorer,
+                                   .progress = on_batch,
+                                   .user = &r,
+                                   .prog = &r.prog};
+    if (compile_search(&in, &so, err) < 0)
+        goto done;
+    const struct compile_cand *best = &so.cands[so.best];
+
+    r.prog.phase = "final";
+    emit(&r, &r.prog);
+    if (final_eval(&r, best, &r.train, &out->train_reward, err) < 0 ||
+        final_eval(&r, best, &r.holdout, &out->holdout_reward, err) < 0)
+        goto done;
+    snprintf(out->compiled_id, sizeof out->compiled_id, "%s", best->compiled_id);
+    out->candidates = (int)so.n;
+
+    /* the report */
+    report = json_obj();
+    json_set_str(report, "format", "openagents.dse.compile_report");
+    json_set_num(report, "formatVersion", 1);
+    json_set_copy(report, "job", job);
+    cJSON *rep = json_obj();
+    json_set_str(rep, "jobHash", out->job_hash);
+    json_set_str(rep, "datasetHash", out->dataset_hash);
+    cJSON *evc = json_arr();
+    for (size_t i = 0; i < so.n; i++) {
+        cJSON *c = json_obj();
+        json_set_str(c, "compiled_id", so.cands[i].compiled_id);
+        json_set_copy(c, "params", so.cands[i].params);
+        json_set_num(c, "reward", so.cands[i].reward);
+        cJSON_AddItemToArray(evc, c);
+    }
+    json_set(rep, "evaluatedCandidates", evc);
+    cJSON *b = json_obj();
+    json_set_str(b, "compiled_id", best->compiled_id);
+    json_set_copy(b, "params", best->params);
+    json_set_num(b, "reward", best->reward);
+    json_set(rep, "best", b);
+    json_set_num(rep, "trainReward", out->train_reward);
+    json_set_num(rep, "holdoutReward", out->holdout_reward);
+    json_set(report, "report", rep);
+
+    /* the artifact */
+    cJSON *hsum = eval_summary(&r.holdout, r.rw, out->holdout_reward);
+    cJSON *optj = json_obj(), *cfg = json_obj();
+    json_set_str(optj, "id", opt_id);
+    json_set_copy(cfg, "config", json_path(job, "optimizer.config"));
+    json_set_num(cfg, "trainReward", out->train_reward);
+    json_set_num(cfg, "holdoutReward", out->holdout_reward);
+    json_set_num(cfg, "candidates", (double)so.n);
+    json_set(optj, "config", cfg);
+    json_set_num(optj, "iterations", so.iterations);
+    cJSON *prov = json_obj();
+    char ss_hash[HASH_ID_LEN + 1];
+    hash_json(json_get(job, "searchSpace"), ss_hash);
+    json_set_str(prov, "compilerVersion", "dse " DSE_VERSION);
+    json_set_str(prov, "datasetId", out->dataset_id);
+    json_set_str(prov, "datasetHash", out->dataset_hash);
+    json_set_str(prov, "metricId", r.rw->id);
+    json_set_str(prov, "searchSpaceHash", ss_hash);
+    artifact = compile_artifact(sig, best->params, hsum, optj, prov);
+    cJSON_Delete(hsum);
+    cJSON_Delete(optj);
+    cJSON_Delete(prov);
+
+    if (o->cancel && atomic_load(o->cancel)) {
+        dse_fail(err, "canceled", "compile canceled");
+        goto done;
+    }
+    r.prog.phase = "store";
+    emit(&r, &r.prog);
+    cJSON *pa = json_obj();
+    json_set_str(pa, "signatureId", out->signature_id);
+    json_set_str(pa, "compiled_id", out->compiled_id);
+    json_set(pa, "json", artifact);
+    artifact = NULL;
+    int prc = store_call(st, STORE_OP_artifacts_put, pa, NULL, err);
+    cJSON_Delete(pa);
+    if (prc < 0)
+        goto done;
+    cJSON *pr = json_obj();
+    json_set_str(pr, "signatureId", out->signature_id);
+    json_set_str(pr, "jobHash", out->job_hash);
+    json_set_str(pr, "datasetId", out->dataset_id);
+    json_set_str(pr, "datasetHash", out->dataset_hash);
+    json_set_str(pr, "compiled_id", out->compiled_id);
+    json_set_copy(pr, "json", report);
+    cJSON *pres = NULL;
+    prc = store_call(st, STORE_OP_compile_put, pr, &pres, err);
+    cJSON_Delete(pr);
+    if (prc < 0)
+        goto done;
+    /* a concurrent compile of the same key may have won: report what is stored */
+    out->existed = json_bool(pres, "existed", false);
+    cJSON_Delete(pres);
+    out->report = report;
+    report = NULL;
+    {
+        cJSON *j = json_obj();
+        json_set_str(j, "compiled_id", out->compiled_id);
+        json_set_str(j, "jobHash", out->job_hash);
+        json_set_str(j, "datasetHash", out->dataset_hash);
+        json_set_num(j, "trainReward", out->train_reward);
+        json_set_num(j, "holdoutReward", out->holdout_reward);
+        json_set_num(j, "candidates", out->candidates);
+        eval_ops_event(st, o->ops_run_id, "info", "compile.finish", j,
+                       "compiled %s: train %.4f holdout %.4f over %d candidates", out->compiled_id,
+                       out->train_reward, out->holdout_reward, out->candidates);
+    }
+    r.prog.phase = "done";
+    r.prog.has_best = true;
+    r.prog.best_reward = best->reward;
+    snprintf(r.prog.best_id, sizeof r.prog.best_id, "%s", best->compiled_id);
+    emit(&r, &r.prog);
+    rc = 0;
+done:
+    fill_stats(&r, &r.prog);
+    out->lm_calls = r.prog.lm_calls;
+    out->cache_hits = r.prog.cache_hits;
+    out->wall_ms = r.prog.elapsed_ms;
+    if (rc < 0) {
+        compile_result_free(out);
+        eval_ops_event(st, o->ops_run_id, "error", "compile.error", NULL, "compile failed: %s: %s",
+                       err ? err->code : "error", err ? err->msg : "");
+    }
+    cJSON_Delete(report);
+    cJSON_Delete(artifact);
+    compile_search_out_free(&so);
+    eval_cache_free(r.cache);
+    eval_set_release(&r.train);
+    eval_set_release(&r.holdout);
+    dataset_free(train);
+    dataset_free(holdout);
+    dataset_free(all);
+    eval_judge_free(&r.judge);
+    cJSON_Delete(job);
+    cJSON_Delete(sig);
+    return rc;
 }

@@ -2,13 +2,18 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "catalog.h"
+#include "compile.h"
+#include "dataset.h"
 #include "json.h"
 #include "predict.h"
 #include "reward.h"
+#include "store.h"
 #include "util.h"
 
 /* ---- cache ---- */
@@ -355,4 +360,246 @@ int eval_candidates(const struct eval_ctx *ctx, struct eval_candidate *cands, si
     if (canceled(ctx))
         return dse_fail(err, "canceled", "evaluation canceled");
     return 0;
+}
+
+/* ---- dataset views, reward, judge, ops events ---- */
+
+void eval_set_view(struct eval_set *set, const struct dataset *d)
+{
+    memset(set, 0, sizeof *set);
+    set->dataset_id = d->id;
+    snprintf(set->dataset_hash, sizeof set->dataset_hash, "%s", d->hash);
+    snprintf(set->selected_ids_hash, sizeof set->selected_ids_hash, "%s", d->ids_hash);
+    struct eval_example *ex = xcalloc(d->n + 1, sizeof *ex);
+    for (size_t i = 0; i < d->n; i++) {
+        ex[i].id = d->ex[i].id;
+        ex[i].input = d->ex[i].input;
+        ex[i].expected = d->ex[i].expected;
+        const cJSON *blobs = json_get(d->ex[i].meta, "blobs");
+        ex[i].blobs = cJSON_IsArray(blobs) ? blobs : NULL;
+    }
+    set->ex = ex;
+    set->n = d->n;
+}
+
+void eval_set_release(struct eval_set *set)
+{
+    free((void *)set->ex);
+    set->ex = NULL;
+    set->n = 0;
+}
+
+const struct reward_bundle *eval_reward_for(const cJSON *signature, struct dse_err *err)
+{
+    cJSON *job = catalog_compile_job(signature);
+    const char *id = json_str(job, "metricId", REWARD_EXACT_JSON_MATCH);
+    const struct reward_bundle *b = reward_find(id);
+    if (!b)
+        dse_fail(err, "invalid_job", "unknown reward bundle %s", id);
+    cJSON_Delete(job);
+    return b;
+}
+
+void eval_judge_load(struct store *st, struct lm_client *lm, struct eval_judge *out)
+{
+    memset(out, 0, sizeof *out);
+    struct dse_err err = {0};
+    out->signature = store_signature(st, REWARD_JUDGE_SIGNATURE_ID, &err);
+    out->j.lm = lm;
+    if (!out->signature)
+        return;
+    catalog_default_id(out->signature, out->compiled_id);
+    out->j.signature = out->signature;
+    out->j.compiled_id = out->compiled_id;
+    out->j.params = catalog_default_params(out->signature);
+    /* the pinned artifact, as the reference stores it before judging */
+    cJSON *art = compile_artifact(out->signature, out->j.params, NULL, NULL, NULL);
+    cJSON *opt = json_obj();
+    json_set_str(opt, "id", "pinned_judge.v1");
+    json_set(art, "optimizer", opt);
+    cJSON *args = json_obj();
+    json_set_str(args, "signatureId", REWARD_JUDGE_SIGNATURE_ID);
+    json_set_str(args, "compiled_id", out->compiled_id);
+    json_set(args, "json", art);
+    if (!st->read_only)
+        store_call(st, STORE_OP_artifacts_put, args, NULL, &err);
+    cJSON_Delete(args);
+}
+
+void eval_judge_free(struct eval_judge *j)
+{
+    cJSON_Delete(j->signature);
+    memset(j, 0, sizeof *j);
+}
+
+void eval_ops_event(struct store *st, const char *run_id, const char *level, const char *phase,
+                    cJSON *json, const char *fmt, ...)
+{
+    if (!run_id || !*run_id || !st) {
+        cJSON_Delete(json);
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = xvasprintf(fmt, ap);
+    va_end(ap);
+    cJSON *args = json_obj();
+    json_set_str(args, "runId", run_id);
+    json_set_str(args, "level", level ? level : "info");
+    if (phase)
+        json_set_str(args, "phase", phase);
+    json_set_str(args, "message", msg);
+    if (json)
+        json_set(args, "json", json);
+    struct dse_err err = {0};
+    store_call(st, STORE_OP_runs_event, args, NULL, &err);
+    cJSON_Delete(args);
+    free(msg);
+}
+
+/* ---- dse eval ---- */
+
+void eval_outcome_free(struct eval_outcome *o)
+{
+    cJSON_Delete(o->summary);
+    o->summary = NULL;
+}
+
+int eval_report(struct store *st, struct lm_client *lm, const struct eval_request *req,
+                struct eval_outcome *out, struct dse_err *err)
+{
+    memset(out, 0, sizeof *out);
+    const char *split = req->split && *req->split ? req->split : "holdout";
+    int limit = req->limit > 0 ? req->limit : 500;
+    if (limit > 500)
+        limit = 500;
+    cJSON *sig = store_signature(st, req->signature_id, err);
+    if (!sig)
+        return -1;
+    int rc = -1;
+    struct dataset *all = NULL, *lim = NULL, *sub = NULL;
+    cJSON *art = NULL, *report = NULL;
+    struct eval_judge judge = {0};
+    struct eval_set set = {0};
+    struct eval_cache *cache = NULL;
+    const struct reward_bundle *rw = eval_reward_for(sig, err);
+    if (!rw)
+        goto done;
+    if (rw->needs_judge)
+        eval_judge_load(st, lm, &judge);
+    if (!(all = dataset_load(st, sig, err)))
+        goto done;
+    size_t keep = all->n < (size_t)limit ? all->n : (size_t)limit;
+    size_t *idx = xcalloc(keep + 1, sizeof *idx);
+    for (size_t i = 0; i < keep; i++)
+        idx[i] = i;
+    lim = dataset_select(all, idx, keep);
+    free(idx);
+    sub = dataset_split(lim, split);
+    if (!sub || sub->n == 0) {
+        dse_fail(err, "no_examples", "%s has no %s examples (of %zu loaded)", req->signature_id,
+                 split, lim ? lim->n : 0);
+        goto done;
+    }
+    if (!(art = store_artifact(st, req->signature_id, req->compiled_id, err)))
+        goto done;
+    const cJSON *params = json_get(art, "params");
+    if (!cJSON_IsObject(params)) {
+        dse_fail(err, "invalid_artifact", "artifact %s has no params object", req->compiled_id);
+        goto done;
+    }
+    eval_set_view(&set, sub);
+    eval_hash(req->signature_id, req->compiled_id, sub->hash, rw->id, rw->version, split,
+              sub->ids_hash, out->eval_hash);
+    out->n = (int)sub->n;
+
+    /* An eval report is immutable and keyed by what was evaluated: a second
+     * request for the same key needs no LM calls. */
+    cJSON *ga = json_obj(), *got = NULL;
+    json_set_str(ga, "signatureId", req->signature_id);
+    json_set_str(ga, "evalHash", out->eval_hash);
+    int grc = store_call(st, STORE_OP_eval_get, ga, &got, err);
+    cJSON_Delete(ga);
+    if (grc < 0)
+        goto done;
+    const cJSON *prev = json_get(got, "report");
+    if (cJSON_IsObject(prev)) {
+        out->existed = true;
+        out->summary = json_dup(json_path(prev, "json.summary"));
+        out->reward = json_num(out->summary, "reward", 0);
+        const cJSON *exs;
+        cJSON_ArrayForEach(exs, json_path(prev, "json.examples")) if (json_get(exs, "error"))
+            out->errors++;
+        cJSON_Delete(got);
+        rc = 0;
+        goto done;
+    }
+    cJSON_Delete(got);
+
+    eval_ops_event(st, req->ops_run_id, "info", "phase7.eval.start", NULL,
+                   "eval start %s n=%zu split=%s", req->compiled_id, sub->n, split);
+    cache = eval_cache_new();
+    struct eval_ctx ctx = {.signature = sig,
+                           .reward = rw,
+                           .judge = rw->needs_judge ? &judge.j : NULL,
+                           .lm = lm,
+                           .cache = cache,
+                           .concurrency = req->concurrency};
+    struct eval_candidate cand = {.compiled_id = req->compiled_id, .params = params};
+    if (eval_candidates(&ctx, &cand, 1, &set, true, err) < 0) {
+        eval_candidate_clear(&cand);
+        goto done;
+    }
+    out->reward = cand.reward;
+    out->errors = cand.errors;
+    out->summary = eval_summary(&set, rw, cand.reward);
+    report = json_obj();
+    json_set_str(report, "format", "openagents.dse.eval_report");
+    json_set_num(report, "formatVersion", 1);
+    json_set_copy(report, "summary", out->summary);
+    if (req->include_details)
+        json_set(report, "examples", cand.examples);
+    else
+        cJSON_Delete(cand.examples);
+    cand.examples = NULL;
+
+    cJSON *pa = json_obj(), *res = NULL;
+    json_set_str(pa, "signatureId", req->signature_id);
+    json_set_str(pa, "evalHash", out->eval_hash);
+    json_set_str(pa, "compiled_id", req->compiled_id);
+    json_set_str(pa, "datasetId", sub->id);
+    json_set_str(pa, "datasetHash", sub->hash);
+    json_set_str(pa, "rewardId", rw->id);
+    json_set_num(pa, "rewardVersion", rw->version);
+    json_set_str(pa, "split", split);
+    json_set_str(pa, "selectedExampleIdsHash", sub->ids_hash);
+    json_set_num(pa, "n", (double)sub->n);
+    json_set(pa, "json", report);
+    report = NULL;
+    int prc = store_call(st, STORE_OP_eval_put, pa, &res, err);
+    cJSON_Delete(pa);
+    if (prc < 0)
+        goto done;
+    out->existed = json_bool(res, "existed", false);
+    cJSON_Delete(res);
+    cJSON *ev = json_obj();
+    json_set_str(ev, "evalHash", out->eval_hash);
+    json_set_num(ev, "reward", out->reward);
+    json_set_num(ev, "n", out->n);
+    eval_ops_event(st, req->ops_run_id, "info", "phase7.eval.finish", ev,
+                   "eval finish %s reward=%.4f n=%d", req->compiled_id, out->reward, out->n);
+    rc = 0;
+done:
+    if (rc < 0)
+        eval_outcome_free(out);
+    cJSON_Delete(report);
+    eval_cache_free(cache);
+    eval_set_release(&set);
+    cJSON_Delete(art);
+    dataset_free(sub);
+    dataset_free(lim);
+    dataset_free(all);
+    eval_judge_free(&judge);
+    cJSON_Delete(sig);
+    return rc;
 }

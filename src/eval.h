@@ -34,11 +34,11 @@
 
 #include "err.h"
 #include "hash.h"
+#include "reward.h"
 
 struct lm_client;
 struct store;
-struct reward_bundle;
-struct reward_judge;
+struct dataset;
 
 /* A borrowed view of one example. */
 struct eval_example {
@@ -56,6 +56,11 @@ struct eval_set {
     const struct eval_example *ex;
     size_t n;
 };
+
+/* A view of a dataset (dataset.h): borrowed example pointers, its hashes.
+ * Free with eval_set_release (the dataset must outlive the view). */
+void eval_set_view(struct eval_set *set, const struct dataset *d);
+void eval_set_release(struct eval_set *set);
 
 struct eval_cache;
 struct eval_cache *eval_cache_new(void);
@@ -103,6 +108,28 @@ cJSON *eval_summary(const struct eval_set *set, const struct reward_bundle *rewa
 void eval_hash(const char *signature_id, const char *compiled_id, const char *dataset_hash,
                const char *reward_id, int reward_version, const char *split,
                const char *selected_ids_hash, char out[HASH_ID_LEN + 1]);
+
+/* The reward bundle of a signature's compile job (its metricId); NULL with
+ * err "invalid_job" when the catalog names an unknown bundle. */
+const struct reward_bundle *eval_reward_for(const cJSON *signature, struct dse_err *err);
+
+/* The pinned judge for reward_thread_summary_judge.v1: the judge signature
+ * from the store catalog at its default params (sha256:c287f9f2... for the
+ * reference judge), its artifact stored (insert-if-absent, best effort).
+ * When the catalog lacks it, j.signature stays NULL and the judge signal
+ * scores 0 with a note. */
+struct eval_judge {
+    struct reward_judge j;    /* pass &j as eval_ctx.judge */
+    cJSON *signature;         /* owned (j.signature points here) */
+    char compiled_id[HASH_ID_LEN + 1];
+};
+void eval_judge_load(struct store *st, struct lm_client *lm, struct eval_judge *out);
+void eval_judge_free(struct eval_judge *j);
+
+/* Append an ops event when run_id is set (best effort: failures are
+ * ignored).  json (may be NULL) is consumed. */
+void eval_ops_event(struct store *st, const char *run_id, const char *level, const char *phase,
+                    cJSON *json, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
 /* ---- the `dse eval` operation ----
  * Load the dataset (up to limit rows), keep the requested split ("dev"
