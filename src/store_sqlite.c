@@ -1,13 +1,3289 @@
-/* SQLite back end: being written (store work).  Stub so that binaries link. */
+/* SQLite back end of the store (store.h).
+ *
+ * One connection per store handle; store_call serialises use of it.  Every
+ * operation runs inside exactly one transaction: queries in a deferred
+ * (read) transaction so multi-statement answers are consistent, mutations in
+ * BEGIN IMMEDIATE so a read-then-write never has to upgrade its lock (a
+ * deferred upgrade fails at once with SQLITE_BUSY_SNAPSHOT instead of waiting
+ * for busy_timeout).  All SQL is static text with bound parameters; the only
+ * SQL assembled at run time is the receipts page query, and only from fixed
+ * fragments chosen by which filters are present.
+ *
+ * Lists page by key, never by OFFSET.  A cursor on (createdAtMs, id) is
+ * followed with two index seeks joined by UNION ALL ("same millisecond, id
+ * beyond the cursor" and "strictly beyond the millisecond"): SQLite seeks a
+ * row-value comparison (a, b) < (?, ?) on its first column only, which
+ * degrades to a scan when many rows share one createdAtMs (a batch of
+ * receipts does). */
 #include "store.h"
 
-struct store *store_open_sqlite(const char *path, unsigned flags, struct dse_err *err)
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "collate.h"
+#include "embedded.h"
+#include "hash.h"
+#include "json.h"
+#include "util.h"
+
+#define BUSY_TIMEOUT_MS 5000
+#define STORED_JSON_MAX (1u << 30) /* stored JSON was canonicalised by us */
+#define OPS_JSON_MAX_CHARS 50000    /* reference ops-run JSON size rule */
+#define VAR_JSON_MAX_CHARS 50000
+#define VAR_MAX_PER_RUN 200
+#define VAR_NAME_MAX 128
+#define BATCH_MAX 10000
+#define STMT_CACHE 160
+
+/* Canonical split names (reference §1.2 dseExamples.split). */
+static const char *const split_names[] = {"train", "dev", "holdout", "test"};
+
+struct sq_stmt {
+    const char *sql; /* cache key: the address of a static SQL string */
+    sqlite3_stmt *stmt;
+};
+
+struct sq {
+    sqlite3 *db;
+    char path[400];
+    struct sq_stmt cache[STMT_CACHE];
+    int ncache;
+    /* Receipts page statements, indexed by filter mask and shape. */
+    sqlite3_stmt *page[32][4];
+    uint64_t own_commits; /* data_version does not move for our own commits */
+    int sync_full;        /* current PRAGMA synchronous: -1 unknown, 0 NORMAL, 1 FULL */
+};
+
+/* Per-operation context.  Errors are sticky: the first failure is kept in
+ * err and later helper calls become no-ops, so operation bodies can build a
+ * row and check once. */
+struct ctx {
+    struct store *st;
+    struct sq *q;
+    const cJSON *args;
+    struct dse_err *err;
+    const char *what; /* the operation's path, for error messages */
+    int64_t now;
+    bool failed;
+};
+
+/* ------------------------------------------------------------------ */
+/* errors and statements                                              */
+
+static int sq_fail(struct ctx *c, int rc, const char *doing)
 {
-    (void)flags;
-    return dse_fail(err, "unsupported", "the SQLite back end is not built yet (%s)", path), NULL;
+    if (c->failed)
+        return -1;
+    c->failed = true;
+    const char *detail = c->q->db ? sqlite3_errmsg(c->q->db) : "";
+    return dse_fail(c->err, "storage_error", "%s: %s while %s (%s)", c->what, sqlite3_errstr(rc),
+                    doing, detail);
+}
+
+static int bad_input(struct ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int bad_input(struct ctx *c, const char *fmt, ...)
+{
+    if (c->failed)
+        return -1;
+    c->failed = true;
+    char buf[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    return dse_fail(c->err, "invalid_input", "%s", buf);
+}
+
+/* The cached statement for a static SQL string, reset and unbound. */
+static sqlite3_stmt *S(struct ctx *c, const char *sql)
+{
+    if (c->failed)
+        return NULL;
+    struct sq *q = c->q;
+    for (int i = 0; i < q->ncache; i++)
+        if (q->cache[i].sql == sql) {
+            sqlite3_reset(q->cache[i].stmt);
+            sqlite3_clear_bindings(q->cache[i].stmt);
+            return q->cache[i].stmt;
+        }
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v3(q->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL);
+    if (rc != SQLITE_OK) {
+        sq_fail(c, rc, "preparing a statement");
+        return NULL;
+    }
+    if (q->ncache < STMT_CACHE)
+        q->cache[q->ncache++] = (struct sq_stmt){.sql = sql, .stmt = s};
+    else
+        die("store_sqlite: statement cache full"); /* a programming error */
+    return s;
+}
+
+static void bind_rc(struct ctx *c, int rc)
+{
+    if (rc != SQLITE_OK)
+        sq_fail(c, rc, "binding a parameter");
+}
+
+/* Copies v (SQLITE_TRANSIENT): callers free their strings freely. */
+static void bt(struct ctx *c, sqlite3_stmt *s, int i, const char *v)
+{
+    if (c->failed || !s)
+        return;
+    bind_rc(c, v ? sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(s, i));
+}
+
+/* Takes ownership of a malloc'd string. */
+static void bt_own(struct ctx *c, sqlite3_stmt *s, int i, char *v)
+{
+    if (c->failed || !s) {
+        free(v);
+        return;
+    }
+    bind_rc(c, v ? sqlite3_bind_text(s, i, v, -1, free) : sqlite3_bind_null(s, i));
+}
+
+static void bi(struct ctx *c, sqlite3_stmt *s, int i, int64_t v)
+{
+    if (c->failed || !s)
+        return;
+    bind_rc(c, sqlite3_bind_int64(s, i, v));
+}
+
+static void bd(struct ctx *c, sqlite3_stmt *s, int i, double v)
+{
+    if (c->failed || !s)
+        return;
+    bind_rc(c, sqlite3_bind_double(s, i, v));
+}
+
+static void bblob(struct ctx *c, sqlite3_stmt *s, int i, const void *p, size_t n)
+{
+    if (c->failed || !s)
+        return;
+    bind_rc(c, sqlite3_bind_blob(s, i, p, (int)n, SQLITE_TRANSIENT));
+}
+
+/* Canonical JSON text of v, or SQL NULL when v is NULL. */
+static void bjson(struct ctx *c, sqlite3_stmt *s, int i, const cJSON *v)
+{
+    bt_own(c, s, i, v ? json_canonical(v) : NULL);
+}
+
+/* Step expecting a row: 1 row, 0 done, -1 error. */
+static int row(struct ctx *c, sqlite3_stmt *s)
+{
+    if (c->failed || !s)
+        return -1;
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        return 1;
+    if (rc == SQLITE_DONE)
+        return 0;
+    sqlite3_reset(s);
+    return sq_fail(c, rc, "reading or writing rows");
+}
+
+/* Step a statement that returns no rows. */
+static int run(struct ctx *c, sqlite3_stmt *s)
+{
+    int r = row(c, s);
+    if (r < 0)
+        return -1;
+    sqlite3_reset(s);
+    return 0;
+}
+
+static int64_t changes(struct ctx *c)
+{
+    return sqlite3_changes64(c->q->db);
+}
+
+/* ---- column readers: SQL NULL becomes JSON null ---- */
+
+static cJSON *cj_text(sqlite3_stmt *s, int i)
+{
+    if (sqlite3_column_type(s, i) == SQLITE_NULL)
+        return cJSON_CreateNull();
+    return cJSON_CreateString((const char *)sqlite3_column_text(s, i));
+}
+
+static cJSON *cj_num(sqlite3_stmt *s, int i)
+{
+    int t = sqlite3_column_type(s, i);
+    if (t == SQLITE_NULL)
+        return cJSON_CreateNull();
+    if (t == SQLITE_INTEGER)
+        return cJSON_CreateNumber((double)sqlite3_column_int64(s, i));
+    return cJSON_CreateNumber(sqlite3_column_double(s, i));
+}
+
+static cJSON *cj_bool(sqlite3_stmt *s, int i)
+{
+    return cJSON_CreateBool(sqlite3_column_int64(s, i) != 0);
+}
+
+/* Stored JSON text, parsed through json_parse like any JSON from disk. */
+static cJSON *cj_json(struct ctx *c, sqlite3_stmt *s, int i)
+{
+    if (sqlite3_column_type(s, i) == SQLITE_NULL)
+        return cJSON_CreateNull();
+    const char *t = (const char *)sqlite3_column_text(s, i);
+    int n = sqlite3_column_bytes(s, i);
+    struct dse_err perr;
+    cJSON *v = json_parse(t, (size_t)n, STORED_JSON_MAX, &perr);
+    if (!v) {
+        if (!c->failed) {
+            c->failed = true;
+            dse_fail(c->err, "storage_error", "%s: stored JSON in column %s is unreadable: %s",
+                     c->what, sqlite3_column_name(s, i), perr.msg);
+        }
+        return cJSON_CreateNull();
+    }
+    return v;
+}
+
+static const char *col_str(sqlite3_stmt *s, int i)
+{
+    return (const char *)sqlite3_column_text(s, i);
+}
+
+static void put(cJSON *o, const char *k, cJSON *v)
+{
+    cJSON_AddItemToObject(o, k, v);
+}
+
+/* ------------------------------------------------------------------ */
+/* argument helpers                                                   */
+
+/* Required non-empty string argument. */
+static const char *arg_req(struct ctx *c, const char *name)
+{
+    const char *v = NULL;
+    if (c->failed)
+        return NULL;
+    if (store_arg_str(c->args, name, true, 0, &v, c->err) < 0) {
+        c->failed = true;
+        return NULL;
+    }
+    return v;
+}
+
+/* Optional string argument (NULL when absent or null). */
+static const char *arg_opt(struct ctx *c, const char *name)
+{
+    const char *v = NULL;
+    if (c->failed)
+        return NULL;
+    if (store_arg_str(c->args, name, false, 0, &v, c->err) < 0) {
+        c->failed = true;
+        return NULL;
+    }
+    return v;
+}
+
+static const char *actor(struct ctx *c)
+{
+    return c->st->actor[0] ? c->st->actor : NULL;
+}
+
+/* Length in UTF-16 code units, as JavaScript's String.length. */
+static size_t utf16_len(const char *s)
+{
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if ((*p & 0xC0) != 0x80)
+            n++;
+        if (*p >= 0xF0)
+            n++;
+    }
+    return n;
+}
+
+/* Byte length of the longest prefix of s with at most max UTF-16 units that
+ * does not split a character. */
+static size_t utf16_prefix(const char *s, size_t max)
+{
+    size_t units = 0;
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (p[i]) {
+        size_t w = p[i] >= 0xF0 ? 2 : 1;
+        if (units + w > max)
+            break;
+        units += w;
+        i++;
+        while (p[i] && (p[i] & 0xC0) == 0x80)
+            i++;
+    }
+    return i;
+}
+
+/* Trimmed copy of an optional string argument, cut to max UTF-16 units;
+ * NULL when absent or empty after trimming.  Caller frees. */
+static char *arg_clamped(struct ctx *c, const char *name, size_t max)
+{
+    const char *v = arg_opt(c, name);
+    if (!v)
+        return NULL;
+    char *t = xstrdup(v);
+    char *tt = util_trim(t);
+    if (!*tt) {
+        free(t);
+        return NULL;
+    }
+    char *r = xstrndup(tt, utf16_prefix(tt, max));
+    free(t);
+    return r;
+}
+
+/* JavaScript Number.prototype.toFixed(3) for 0 <= x < 1e15: round half
+ * up on the exact binary value (printf rounds exact ties such as 0.0625
+ * to even, toFixed picks the larger). */
+static void fixed3(double x, char out[32])
+{
+    if (!(x >= 0 && x < 1e15)) {
+        snprintf(out, 32, "%.3f", x);
+        return;
+    }
+    char buf[160]; /* glibc prints the exact decimal expansion */
+    snprintf(buf, sizeof buf, "%.100f", x);
+    char *dot = strchr(buf, '.');
+    long long n = 0;
+    for (char *p = buf; p < dot; p++)
+        n = n * 10 + (*p - '0');
+    for (int i = 1; i <= 3; i++)
+        n = n * 10 + (dot[i] - '0');
+    if (dot[4] >= '5')
+        n++;
+    snprintf(out, 32, "%lld.%03lld", n / 1000, n % 1000);
+}
+
+/* ------------------------------------------------------------------ */
+/* transactions                                                       */
+
+enum txmode {
+    TX_READ,   /* deferred read transaction */
+    TX_FULL,   /* operator action: BEGIN IMMEDIATE, synchronous=FULL */
+    TX_NORMAL, /* high-rate write (receipts, cache, var space, blobs, events) */
+    TX_LMGET,  /* x_lm_get: a query that bumps a hit counter */
+};
+
+static const char SQL_BEGIN[] = "BEGIN";
+static const char SQL_BEGIN_IMM[] = "BEGIN IMMEDIATE";
+static const char SQL_COMMIT[] = "COMMIT";
+static const char SQL_SYNC_FULL[] = "PRAGMA synchronous=FULL";
+static const char SQL_SYNC_NORMAL[] = "PRAGMA synchronous=NORMAL";
+static const char SQL_BUMP[] = "UPDATE dseMeta SET changeCounter = changeCounter + 1 WHERE id = 1";
+static const char SQL_DATA_VERSION[] = "PRAGMA data_version";
+static const char SQL_COUNTER[] = "SELECT changeCounter FROM dseMeta WHERE id = 1";
+
+/* Reset every statement still mid-step, so no read snapshot outlives the
+ * operation (an open read would pin the WAL and block checkpoints). */
+static void reset_all(struct sq *q)
+{
+    for (sqlite3_stmt *s = sqlite3_next_stmt(q->db, NULL); s; s = sqlite3_next_stmt(q->db, s))
+        if (sqlite3_stmt_busy(s))
+            sqlite3_reset(s);
+}
+
+static void rollback(struct ctx *c)
+{
+    reset_all(c->q);
+    if (!sqlite3_get_autocommit(c->q->db)) {
+        /* A failed ROLLBACK means SQLite already rolled back for us. */
+        sqlite3_exec(c->q->db, "ROLLBACK", NULL, NULL, NULL);
+    }
+}
+
+static int exec_cached(struct ctx *c, const char *sql, const char *doing)
+{
+    sqlite3_stmt *s = S(c, sql);
+    if (!s)
+        return -1;
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        return sq_fail(c, rc, doing);
+    return 0;
+}
+
+typedef int op_body(struct ctx *c, cJSON **out);
+
+static int run_op(struct store *st, const cJSON *args, cJSON **out, struct dse_err *err,
+                  op_body *fn, enum txmode mode, enum store_op op)
+{
+    struct sq *q = st->impl;
+    struct ctx c = {
+        .st = st, .q = q, .args = args, .err = err, .what = store_op_info(op)->path,
+        .now = util_now_ms(),
+    };
+    if (mode == TX_LMGET && st->read_only)
+        mode = TX_READ;
+    bool write = mode != TX_READ;
+    if (write) {
+        int want = mode == TX_FULL;
+        if (q->sync_full != want) {
+            if (exec_cached(&c, want ? SQL_SYNC_FULL : SQL_SYNC_NORMAL, "setting synchronous") < 0)
+                return -1;
+            q->sync_full = want;
+        }
+    }
+    if (exec_cached(&c, write ? SQL_BEGIN_IMM : SQL_BEGIN,
+                    write ? "starting a write transaction" : "starting a read transaction") < 0) {
+        rollback(&c);
+        return -1;
+    }
+    cJSON *value = NULL;
+    int rc = fn(&c, &value);
+    if (rc == 0 && c.failed)
+        rc = -1; /* a sticky error the body did not report */
+    if (rc == 0 && write && mode != TX_LMGET)
+        rc = run(&c, S(&c, SQL_BUMP));
+    if (rc == 0) {
+        reset_all(q);
+        rc = exec_cached(&c, SQL_COMMIT, "committing");
+    }
+    if (rc < 0) {
+        rollback(&c);
+        cJSON_Delete(value);
+        return -1;
+    }
+    if (write)
+        q->own_commits++;
+    *out = value;
+    return 0;
+}
+
+static cJSON *ok_obj(void)
+{
+    cJSON *o = json_obj();
+    json_set_bool(o, "ok", true);
+    return o;
+}
+
+/* ------------------------------------------------------------------ */
+/* artifacts                                                          */
+
+static const char SQL_ART_PUT[] =
+    "INSERT INTO dseArtifacts (signatureId, compiled_id, json, createdAtMs) VALUES (?1, ?2, ?3, ?4) "
+    "ON CONFLICT (signatureId, compiled_id) DO NOTHING";
+static const char SQL_ART_GET[] =
+    "SELECT json FROM dseArtifacts WHERE signatureId = ?1 AND compiled_id = ?2";
+static const char SQL_ART_EXISTS[] =
+    "SELECT 1 FROM dseArtifacts WHERE signatureId = ?1 AND compiled_id = ?2";
+static const char SQL_ART_LIST[] =
+    "SELECT signatureId, compiled_id, createdAtMs FROM dseArtifacts WHERE signatureId = ?1 "
+    "ORDER BY createdAtMs DESC, id DESC LIMIT ?2";
+
+static const cJSON *arg_json_req(struct ctx *c, const char *name)
+{
+    if (c->failed)
+        return NULL;
+    const cJSON *v = json_get(c->args, name);
+    if (!v) {
+        bad_input(c, "%s is required", name);
+        return NULL;
+    }
+    return v;
+}
+
+static int do_artifacts_put(struct ctx *c, cJSON **out)
+{
+    const char *sig = arg_req(c, "signatureId");
+    const char *cid = arg_req(c, "compiled_id");
+    const cJSON *json = arg_json_req(c, "json");
+    sqlite3_stmt *s = S(c, SQL_ART_PUT);
+    bt(c, s, 1, sig);
+    bt(c, s, 2, cid);
+    bjson(c, s, 3, json);
+    bi(c, s, 4, c->now);
+    if (run(c, s) < 0)
+        return -1;
+    *out = ok_obj();
+    json_set_bool(*out, "existed", changes(c) == 0);
+    return 0;
+}
+
+static int do_artifacts_get(struct ctx *c, cJSON **out)
+{
+    const char *sig = arg_req(c, "signatureId");
+    const char *cid = arg_req(c, "compiled_id");
+    sqlite3_stmt *s = S(c, SQL_ART_GET);
+    bt(c, s, 1, sig);
+    bt(c, s, 2, cid);
+    int r = row(c, s);
+    if (r < 0)
+        return -1;
+    *out = ok_obj();
+    put(*out, "artifact", r ? cj_json(c, s, 0) : cJSON_CreateNull());
+    return 0;
+}
+
+static int do_artifacts_list(struct ctx *c, cJSON **out)
+{
+    const char *sig = arg_req(c, "signatureId");
+    sqlite3_stmt *s = S(c, SQL_ART_LIST);
+    bt(c, s, 1, sig);
+    bi(c, s, 2, store_arg_limit(c->args, "limit", 50, 200));
+    if (c->failed)
+        return -1;
+    cJSON *arr = json_arr();
+    int r;
+    while ((r = row(c, s)) == 1) {
+        cJSON *o = json_obj();
+        put(o, "signatureId", cj_text(s, 0));
+        put(o, "compiled_id", cj_text(s, 1));
+        put(o, "createdAtMs", cj_num(s, 2));
+        cJSON_AddItemToArray(arr, o);
+    }
+    *out = ok_obj();
+    json_set(*out, "artifacts", arr);
+    return r < 0 ? -1 : 0;
+}
+
+static int artifact_exists(struct ctx *c, const char *sig, const char *cid)
+{
+    sqlite3_stmt *s = S(c, SQL_ART_EXISTS);
+    bt(c, s, 1, sig);
+    bt(c, s, 2, cid);
+    int r = row(c, s);
+    if (s)
+        sqlite3_reset(s);
+    return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* active pointer (reference §4, Convex rules)                        */
+
+static const char SQL_ACT_GET[] =
+    "SELECT compiled_id, updatedAtMs FROM dseActiveArtifacts WHERE signatureId = ?1";
+static const char SQL_ACT_SET[] =
+    "INSERT INTO dseActiveArtifacts (signatureId, compiled_id, updatedAtMs) VALUES (?1, ?2, ?3) "
+    "ON CONFLICT (signatureId) DO UPDATE SET compiled_id = excluded.compiled_id, "
+    "updatedAtMs = excluded.updatedAtMs";
+static const char SQL_ACT_DEL[] = "DELETE FROM dseActiveArtifacts WHERE signatureId = ?1";
+static const char SQL_HIST_ADD[] =
+    "INSERT INTO dseActiveArtifactHistory (signatureId, action, fromCompiledId, toCompiledId, "
+    "reason, actorUserId, createdAtMs) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+static const char SQL_HIST_LIST[] =
+    "SELECT signatureId, action, fromCompiledId, toCompiledId, reason, actorUserId, createdAtMs "
+    "FROM dseActiveArtifactHistory WHERE signatureId = ?1 "
+    "ORDER BY createdAtMs DESC, id DESC LIMIT ?2";
+
+/* Current pointer into a malloc'd string (*cid NULL when none). */
+static int active_current(struct ctx *c, const char *sig, char **cid, int64_t *updated)
+{
+    *cid = NULL;
+    sqlite3_stmt *s = S(c, SQL_ACT_GET);
+    bt(c, s, 1, sig);
+    int r = row(c, s);
+    if (r < 0)
+        return -1;
+    if (r) {
+        *cid = xstrdup(col_str(s, 0));
+        if (updated)
+            *updated = sqlite3_column_int64(s, 1);
+    }
+    sqlite3_reset(s);
+    return 0;
+}
+
+static int history_add(struct ctx *c, const char *sig, const char *action, const char *from,
+                       const char *to, const char *reason, const char *who)
+{
+    sqlite3_stmt *s = S(c, SQL_HIST_ADD);
+    bt(c, s, 1, sig);
+    bt(c, s, 2, action);
+    bt(c, s, 3, from);
+    bt(c, s, 4, to);
+    bt(c, s, 5, reason);
+    bt(c, s, 6, who);
+    bi(c, s, 7, c->now);
+    return run(c, s);
+}
+
+static int pointer_set(struct ctx *c, const char *sig, const char *cid)
+{
+    sqlite3_stmt *s = S(c, SQL_ACT_SET);
+    bt(c, s, 1, sig);
+    bt(c, s, 2, cid);
+    bi(c, s, 3, c->now);
+    return run(c, s);
+}
+
+static int pointer_del(struct ctx *c, const char *sig)
+{
+    sqlite3_stmt *s = S(c, SQL_ACT_DEL);
+    bt(c, s, 1, sig);
+    return run(c, s);
+}
+
+static void set_str_or_null(cJSON *o, const char *k, const char *v)
+{
+    if (v)
+        json_set_str(o, k, v);
+    else
+        json_set_null(o, k);
+}
+
+static int do_active_get(struct ctx *c, cJSON **out)
+{
+    const char *sig = arg_req(c, "signatureId");
+    if (c->failed)
+        return -1;
+    char *cid;
+    int64_t upd = 0;
+    if (active_current(c, sig, &cid, &upd) < 0)
+        return -1;
+    *out = ok_obj();
+    set_str_or_null(*out, "compiled_id", cid);
+    if (cid)
+        json_set_num(*out, "updatedAtMs", (double)upd);
+    else
+        json_set_null(*out, "updatedAtMs");
+    free(cid);
+    return 0;
+}
+
+static int do_active_set(struct ctx *c, cJSON **out)
+{
+    const char *sig = arg_req(c, "signatureId");
+    const char *cid = arg_req(c, "compiled_id");
+    const char *reason = arg_opt(c, "reason");
+    if (c->failed)
+        return -1;
+    int ex = artifact_exists(c, sig, cid);
+    if (ex < 0)
+        return -1;
+    if (!ex)
+        return dse_fail(c->err, "artifact_not_found", "no artifact %s for signature %s", cid, sig);
+    char *from;
+    if (active_current(c, sig, &from, NULL) < 0)
+        return -1;
+    int rc = pointer_set(c, sig, cid);
+    if (rc == 0)
+        rc = history_add(c, sig, "set", from, cid, reason, actor(c));
+    if (rc == 0) {
+        *out = ok_obj();
+        set_str_or_null(*out, "from", from);
+        json_set_str(*out, "compiled_id", cid);
+    }
+    free(from);
+    return rc;
+}
+
+static int do_active_clear(struct ctx *c, cJSON **out)
+{
+    const char *sig = arg_req(c, "signatureId");
+    const char *reason = arg_opt(c, "reason");
+    if (c->failed)
+        return -1;
+    char *from;
+    if (active_current(c, sig, &from, NULL) < 0)
+        return -1;
+    int rc = from ? pointer_del(c, sig) : 0;
+    if (rc == 0)
+        rc = history_add(c, sig, "clear", from, NULL, reason, actor(c));
+    if (rc == 0) {
+        *out = ok_obj();
+        set_str_or_null(*out, "from", from);
+    }
+    free(from);
+    return rc;
+}
+
+static int do_active_rollback(struct ctx *c, cJSON **out)
+{
+    const char *sig = arg_req(c, "signatureId");
+    const char *reason = arg_opt(c, "reason");
+    if (c->failed)
+        return -1;
+    char *current;
+    if (active_current(c, sig, &current, NULL) < 0)
+        return -1;
+    /* The newest of the last 50 history rows whose target differs from the
+     * current pointer (null == null counts as equal). */
+    char *target = NULL;
+    sqlite3_stmt *s = S(c, SQL_HIST_LIST);
+    bt(c, s, 1, sig);
+    bi(c, s, 2, 50);
+    int r;
+    while ((r = row(c, s)) == 1) {
+        const char *to = sqlite3_column_type(s, 3) == SQLITE_NULL ? NULL : col_str(s, 3);
+        if (!util_streq(to, current)) {
+            target = to ? xstrdup(to) : NULL;
+            break;
+        }
+    }
+    if (s)
+        sqlite3_reset(s);
+    int rc = r < 0 ? -1 : 0;
+    if (rc == 0 && target) {
+        int ex = artifact_exists(c, sig, target);
+        if (ex < 0)
+            rc = -1;
+        else if (!ex)
+            rc = dse_fail(c->err, "artifact_not_found",
+                          "rollback target %s of signature %s has no artifact", target, sig);
+        else
+            rc = pointer_set(c, sig, target);
+    } else if (rc == 0 && current) {
+        rc = pointer_del(c, sig);
+    }
+    if (rc == 0)
+        rc = history_add(c, sig, "rollback", current, target, reason, actor(c));
+    if (rc == 0) {
+        *out = ok_obj();
+        set_str_or_null(*out, "from", current);
+        set_str_or_null(*out, "compiled_id", target);
+    }
+    free(current);
+    free(target);
+    return rc;
+}
+
+static int do_active_history(struct ctx *c, cJSON **out)
+{
+    const char *sig = arg_req(c, "signatureId");
+    sqlite3_stmt *s = S(c, SQL_HIST_LIST);
+    bt(c, s, 1, sig);
+    bi(c, s, 2, store_arg_limit(c->args, "limit", 50, 200));
+    if (c->failed)
+        return -1;
+    cJSON *arr = json_arr();
+    int r;
+    while ((r = row(c, s)) == 1) {
+        cJSON *o = json_obj();
+        put(o, "signatureId", cj_text(s, 0));
+        put(o, "action", cj_text(s, 1));
+        put(o, "fromCompiledId", cj_text(s, 2));
+        put(o, "toCompiledId", cj_text(s, 3));
+        put(o, "reason", cj_text(s, 4));
+        put(o, "actorUserId", cj_text(s, 5));
+        put(o, "createdAtMs", cj_num(s, 6));
+        cJSON_AddItemToArray(arr, o);
+    }
+    *out = ok_obj();
+    json_set(*out, "history", arr);
+    return r < 0 ? -1 : 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* canary (reference §3)                                              */
+
+#define CANARY_COLS                                                                        \
+    "signatureId, enabled, control_compiled_id, canary_compiled_id, rolloutPct, salt, "    \
+    "okCount, errorCount, minSamples, maxErrorRate, createdAtMs, updatedAtMs, id"
+static const char SQL_CAN_GET[] = "SELECT " CANARY_COLS " FROM dseCanaries WHERE signatureId = ?1";
+static const char SQL_CAN_INS[] =
+    "INSERT INTO dseCanaries (signatureId, control_compiled_id, canary_compiled_id, rolloutPct, "
+    "salt, enabled, okCount, errorCount, minSamples, maxErrorRate, createdAtMs, updatedAtMs) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, 1, 0, 0, ?6, ?7, ?8, ?8)";
+static const char SQL_CAN_UPD[] =
+    "UPDATE dseCanaries SET control_compiled_id = ?2, canary_compiled_id = ?3, rolloutPct = ?4, "
+    "salt = ?5, enabled = 1, okCount = 0, errorCount = 0, minSamples = ?6, maxErrorRate = ?7, "
+    "updatedAtMs = ?8 WHERE signatureId = ?1";
+static const char SQL_CAN_DEL[] = "DELETE FROM dseCanaries WHERE id = ?1";
+static const char SQL_CAN_COUNT[] =
+    "UPDATE dseCanaries SET okCount = ?2, errorCount = ?3, updatedAtMs = ?4 WHERE id = ?1";
+static const char SQL_CANH_ADD[] =
+    "INSERT INTO dseCanaryHistory (signatureId, action, control_compiled_id, canary_compiled_id, "
+    "rolloutPct, okCount, errorCount, reason, actorUserId, createdAtMs) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+static const char SQL_CANH_LIST[] =
+    "SELECT signatureId, action, control_compiled_id, canary_compiled_id, rolloutPct, okCount, "
+    "errorCount, reason, actorUserId, createdAtMs FROM dseCanaryHistory WHERE signatureId = ?1 "
+    "ORDER BY createdAtMs DESC, id DESC LIMIT ?2";
+
+static int canary_history_add(struct ctx *c, const char *sig, const char *action,
+                              const char *control, const char *canary, int64_t pct, int64_t ok,
+                              int64_t errs, const char *reason, const char *who)
+{
+    sqlite3_stmt *s = S(c, SQL_CANH_ADD);
+    bt(c, s, 1, sig);
+    bt(c, s, 2, action);
+    bt(c, s, 3, control);
+    bt(c, s, 4, canary);
+    bi(c, s, 5, pct);
+    bi(c, s, 6, ok);
+    bi(c, s, 7, errs);
+    bt(c, s, 8, reason);
+    bt(c, s, 9, who);
+    bi(c, s, 10, c->now);
+    return run(c, s);
+}
+
+static cJSON *canary_row(sqlite3_stmt *s)
+{
+    cJSON *o = json_obj();
+    put(o, "signatureId", cj_text(s, 0));
+    put(o, "enabled", cj_bool(s, 1));
+    put(o, "control_compiled_id", cj_text(s, 2));
+    put(o, "canary_compiled_id", cj_text(s, 3));
+    put(o, "rolloutPct", cj_num(s, 4));
+    put(o, "salt", cj_text(s, 5));
+    put(o, "okCount", cj_num(s, 6));
+    put(o, "errorCount", cj_num(s, 7));
+    put(o, "minSamples", cj_num(s, 8));
+    put(o, "maxErrorRate", cj_num(s, 9));
+    put(o, "createdAtMs", cj_num(s, 10));
+    put(o, "updatedAtMs", cj_num(s, 11));
+    return o;
+}
+
+static int do_canary_get(struct ctx *c, cJSON **out)
+{
+    const char *sig = arg_req(c, "signatureId");
+    (void)arg_opt(c, "threadId"); /* accepted and ignored, as the reference */
+    sqlite3_stmt *s = S(c, SQL_CAN_GET);
+    bt(c, s, 1, sig);
+    int r = row(c, s);
+    if (r < 0)
+        return -1;
+    *out = ok_obj();
+    put(*out, "canary", r ? canary_row(s) : cJSON_CreateNull());
+    return 0;
+}
+
+/* Optional number argument: *present false when absent. */
+static double arg_num(struct ctx *c, const char *name, bool required, bool *present)
+{
+    double v = 0;
+    bool p = false;
+    if (c->failed)
+        return 0;
+    if (store_arg_num(c->args, name, required, &v, &p, c->err) < 0)
+        c->failed = true;
+    if (present)
+        *present = p;
+    return v;
+}
+
+static double clampd(double v, double lo, double hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+static int do_canary_start(struct ctx *c, cJSON **out)
+{
+    const char *sig = arg_req(c, "signatureId");
+    const char *canary = arg_req(c, "canary_compiled_id");
+    const char *salt_arg = arg_opt(c, "salt");
+    const char *reason = arg_opt(c, "reason");
+    bool has_min = false, has_rate = false;
+    double pct_in = arg_num(c, "rolloutPct", true, NULL);
+    double min_in = arg_num(c, "minSamples", false, &has_min);
+    double rate_in = arg_num(c, "maxErrorRate", false, &has_rate);
+    if (c->failed)
+        return -1;
+    int64_t pct = (int64_t)clampd(floor(pct_in), 0, 100);
+    int64_t min_samples = 20;
+    if (has_min && isfinite(min_in))
+        min_samples = (int64_t)clampd(floor(min_in), 1, 10000);
+    double max_rate = has_rate ? rate_in : 0.2;
+    max_rate = isnan(max_rate) ? 0 : clampd(max_rate, 0, 1);
+    /* The salt given is kept (the reference's HTTP handler dropped it). */
+    char *salt;
+    {
+        char *t = xstrdup(salt_arg ? salt_arg : "");
+        salt = xstrdup(util_trim(t));
+        free(t);
+    }
+    if (!salt[0]) {
+        char uuid[37];
+        util_uuid(uuid);
+        free(salt);
+        salt = xstrdup(uuid);
+    }
+
+    char *control;
+    if (active_current(c, sig, &control, NULL) < 0)
+        return -1;
+    int rc = 0;
+    if (!control || !*control) {
+        rc = dse_fail(c->err, "control_missing",
+                      "signature %s has no active artifact to serve as the canary control", sig);
+        goto done;
+    }
+    int ex = artifact_exists(c, sig, control);
+    if (ex <= 0) {
+        rc = ex < 0 ? -1
+                    : dse_fail(c->err, "control_artifact_missing",
+                               "the active artifact %s of %s is missing", control, sig);
+        goto done;
+    }
+    ex = artifact_exists(c, sig, canary);
+    if (ex <= 0) {
+        rc = ex < 0 ? -1
+                    : dse_fail(c->err, "canary_artifact_missing",
+                               "no artifact %s for signature %s", canary, sig);
+        goto done;
+    }
+    sqlite3_stmt *g = S(c, SQL_CAN_GET);
+    bt(c, g, 1, sig);
+    int r = row(c, g);
+    if (g)
+        sqlite3_reset(g);
+    if (r < 0) {
+        rc = -1;
+        goto done;
+    }
+    sqlite3_stmt *s = S(c, r ? SQL_CAN_UPD : SQL_CAN_INS);
+    bt(c, s, 1, sig);
+    bt(c, s, 2, control);
+    bt(c, s, 3, canary);
+    bi(c, s, 4, pct);
+    bt(c, s, 5, salt);
+    bi(c, s, 6, min_samples);
+    bd(c, s, 7, max_rate);
+    bi(c, s, 8, c->now);
+    const char *action = r ? "update" : "start";
+    rc = run(c, s);
+    if (rc == 0)
+        rc = canary_history_add(c, sig, action, control, canary, pct, 0, 0, reason, actor(c));
+    if (rc == 0) {
+        *out = ok_obj();
+        json_set_str(*out, "signatureId", sig);
+        json_set_str(*out, "control_compiled_id", control);
+        json_set_str(*out, "canary_compiled_id", canary);
+        json_set_num(*out, "rolloutPct", (double)pct);
+        json_set_str(*out, "salt", salt);
+        json_set_str(*out, "action", action);
+    }
+done:
+    free(control);
+    free(salt);
+    return rc;
+}
+
+static int do_canary_stop(struct ctx *c, cJSON **out)
+{
+    const char *sig = arg_req(c, "signatureId");
+    const char *reason = arg_opt(c, "reason");
+    sqlite3_stmt *g = S(c, SQL_CAN_GET);
+    bt(c, g, 1, sig);
+    int r = row(c, g);
+    if (r < 0)
+        return -1;
+    if (!r) {
+        *out = ok_obj();
+        json_set_bool(*out, "existed", false);
+        return 0;
+    }
+    char *control = xstrdup(col_str(g, 2)), *canary = xstrdup(col_str(g, 3));
+    int64_t pct = sqlite3_column_int64(g, 4), okc = sqlite3_column_int64(g, 6),
+            errc = sqlite3_column_int64(g, 7), id = sqlite3_column_int64(g, 12);
+    sqlite3_reset(g);
+    sqlite3_stmt *d = S(c, SQL_CAN_DEL);
+    bi(c, d, 1, id);
+    int rc = run(c, d);
+    if (rc == 0)
+        rc = canary_history_add(c, sig, "stop", control, canary, pct, okc, errc, reason, actor(c));
+    if (rc == 0) {
+        *out = ok_obj();
+        json_set_bool(*out, "existed", true);
+        json_set_str(*out, "signatureId", sig);
+        json_set_str(*out, "control_compiled_id", control);
+        json_set_str(*out, "canary_compiled_id", canary);
+        json_set_num(*out, "rolloutPct", (double)pct);
+        json_set_num(*out, "okCount", (double)okc);
+        json_set_num(*out, "errorCount", (double)errc);
+    }
+    free(control);
+    free(canary);
+    return rc;
+}
+
+static int do_canary_history(struct ctx *c, cJSON **out)
+{
+    const char *sig = arg_req(c, "signatureId");
+    sqlite3_stmt *s = S(c, SQL_CANH_LIST);
+    bt(c, s, 1, sig);
+    bi(c, s, 2, store_arg_limit(c->args, "limit", 50, 200));
+    if (c->failed)
+        return -1;
+    cJSON *arr = json_arr();
+    int r;
+    while ((r = row(c, s)) == 1) {
+        cJSON *o = json_obj();
+        put(o, "signatureId", cj_text(s, 0));
+        put(o, "action", cj_text(s, 1));
+        put(o, "control_compiled_id", cj_text(s, 2));
+        put(o, "canary_compiled_id", cj_text(s, 3));
+        put(o, "rolloutPct", cj_num(s, 4));
+        put(o, "okCount", cj_num(s, 5));
+        put(o, "errorCount", cj_num(s, 6));
+        put(o, "reason", cj_text(s, 7));
+        put(o, "actorUserId", cj_text(s, 8));
+        put(o, "createdAtMs", cj_num(s, 9));
+        cJSON_AddItemToArray(arr, o);
+    }
+    *out = ok_obj();
+    json_set(*out, "history", arr);
+    return r < 0 ? -1 : 0;
+}
+
+/* Count one receipt toward the signature's canary and auto-stop it when
+ * the error rate is exceeded (reference §3).  Runs inside the receipt's
+ * transaction.  *counted: 0 none, 1 ok, 2 error. */
+static int canary_count(struct ctx *c, const char *sig, const char *cid, bool is_error,
+                        int *counted, bool *stopped)
+{
+    *counted = 0;
+    *stopped = false;
+    sqlite3_stmt *g = S(c, SQL_CAN_GET);
+    bt(c, g, 1, sig);
+    int r = row(c, g);
+    if (r <= 0)
+        return r;
+    if (!sqlite3_column_int64(g, 1) || strcmp(col_str(g, 3), cid) != 0) {
+        sqlite3_reset(g);
+        return 0; /* disabled, or served by the control: never counted */
+    }
+    int64_t okc = sqlite3_column_int64(g, 6), errc = sqlite3_column_int64(g, 7);
+    int64_t id = sqlite3_column_int64(g, 12), pct = sqlite3_column_int64(g, 4);
+    int64_t min_samples = 20;
+    if (sqlite3_column_type(g, 8) != SQLITE_NULL) {
+        double m = floor(sqlite3_column_double(g, 8));
+        min_samples = m < 1 ? 1 : (int64_t)m;
+    }
+    double max_rate = 0.2;
+    if (sqlite3_column_type(g, 9) != SQLITE_NULL)
+        max_rate = clampd(sqlite3_column_double(g, 9), 0, 1);
+    if (is_error)
+        errc++;
+    else
+        okc++;
+    *counted = is_error ? 2 : 1;
+    int64_t total = okc + errc;
+    double rate = (double)errc / (double)total;
+    if (total >= min_samples && rate > max_rate) {
+        char *control = xstrdup(col_str(g, 2)), *canary = xstrdup(col_str(g, 3));
+        sqlite3_reset(g);
+        char r1[32], r2[32], reason[128];
+        fixed3(rate, r1);
+        fixed3(max_rate, r2);
+        snprintf(reason, sizeof reason,
+                 "error_rate_exceeded errorRate=%s maxErrorRate=%s minSamples=%lld", r1, r2,
+                 (long long)min_samples);
+        sqlite3_stmt *d = S(c, SQL_CAN_DEL);
+        bi(c, d, 1, id);
+        int rc = run(c, d);
+        if (rc == 0)
+            rc = canary_history_add(c, sig, "auto_stop", control, canary, pct, okc, errc, reason,
+                                    NULL);
+        free(control);
+        free(canary);
+        *stopped = rc == 0;
+        return rc;
+    }
+    sqlite3_reset(g);
+    sqlite3_stmt *u = S(c, SQL_CAN_COUNT);
+    bi(c, u, 1, id);
+    bi(c, u, 2, okc);
+    bi(c, u, 3, errc);
+    bi(c, u, 4, c->now);
+    return run(c, u);
+}
+
+/* ------------------------------------------------------------------ */
+/* examples                                                           */
+
+#define EX_COLS                                                                                \
+    "signatureId, exampleId, inputJson, expectedJson, split, tags, source, meta, createdAtMs, " \
+    "updatedAtMs, sortKey"
+static const char SQL_EX_GET[] =
+    "SELECT " EX_COLS " FROM dseExamples WHERE signatureId = ?1 AND exampleId = ?2";
+static const char SQL_EX_EXISTS[] =
+    "SELECT 1 FROM dseExamples WHERE signatureId = ?1 AND exampleId = ?2";
+static const char SQL_EX_UPSERT[] =
+    "INSERT INTO dseExamples (signatureId, exampleId, sortKey, inputJson, expectedJson, split, "
+    "tags, source, meta, reviewStatus, createdAtMs, updatedAtMs) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11) "
+    "ON CONFLICT (signatureId, exampleId) DO UPDATE SET inputJson = excluded.inputJson, "
+    "expectedJson = excluded.expectedJson, split = excluded.split, tags = excluded.tags, "
+    "source = excluded.source, meta = excluded.meta, reviewStatus = excluded.reviewStatus, "
+    "updatedAtMs = excluded.updatedAtMs";
+static const char SQL_EX_DEL[] = "DELETE FROM dseExamples WHERE signatureId = ?1 AND exampleId = ?2";
+static const char SQL_EX_LIST[] = "SELECT " EX_COLS " FROM dseExamples WHERE signatureId = ?1 "
+                                  "ORDER BY sortKey LIMIT ?2";
+static const char SQL_EX_LIST_SPLIT[] = "SELECT " EX_COLS " FROM dseExamples WHERE signatureId = ?1 "
+                                        "AND split = ?3 ORDER BY sortKey LIMIT ?2";
+static const char SQL_EX_COUNTS[] =
+    "SELECT split, reviewStatus, count(*) FROM dseExamples WHERE signatureId = ?1 "
+    "GROUP BY split, reviewStatus";
+
+/* Page statements: [split?][prev?][cursor?]. */
+#define EX_PAGE(split, cmp, order)                                                   \
+    "SELECT " EX_COLS " FROM dseExamples WHERE signatureId = ?1" split cmp          \
+    " ORDER BY sortKey " order " LIMIT ?2"
+static const char *const SQL_EX_PAGE[2][2][2] = {
+    {{EX_PAGE("", "", "ASC"), EX_PAGE("", " AND sortKey > ?4", "ASC")},
+     {EX_PAGE("", "", "DESC"), EX_PAGE("", " AND sortKey < ?4", "DESC")}},
+    {{EX_PAGE(" AND split = ?3", "", "ASC"), EX_PAGE(" AND split = ?3", " AND sortKey > ?4", "ASC")},
+     {EX_PAGE(" AND split = ?3", "", "DESC"),
+      EX_PAGE(" AND split = ?3", " AND sortKey < ?4", "DESC")}},
+};
+
+struct ex_in {
+    const char *exampleId;
+    const cJSON *input, *expected, *tags, *meta;
+    const char *split, *source;
+};
+
+/* Validate one example object (args of putExample, or a row of an import).
+ * where: "" or "rows[12]." for messages. */
+static int ex_parse(struct ctx *c, const cJSON *o, const char *where, const char *default_source,
+                    struct ex_in *e)
+{
+    memset(e, 0, sizeof *e);
+    if (!cJSON_IsObject(o))
+        return bad_input(c, "%s must be an object", *where ? where : "example");
+    const cJSON *v = store_arg(o, "exampleId");
+    if (!cJSON_IsString(v) || !v->valuestring[0])
+        return bad_input(c, "%sexampleId must be a non-empty string", where);
+    e->exampleId = v->valuestring;
+    e->input = json_get(o, "inputJson");
+    e->expected = json_get(o, "expectedJson");
+    if (!e->input)
+        return bad_input(c, "%sinputJson is required", where);
+    if (!e->expected)
+        return bad_input(c, "%sexpectedJson is required", where);
+    v = store_arg(o, "split");
+    if (v) {
+        bool okv = false;
+        for (size_t i = 0; cJSON_IsString(v) && i < ARRAY_LEN(split_names); i++)
+            okv |= strcmp(v->valuestring, split_names[i]) == 0;
+        if (!okv)
+            return bad_input(c, "%ssplit must be one of train, dev, holdout, test", where);
+        e->split = v->valuestring;
+    }
+    v = store_arg(o, "tags");
+    if (v) {
+        if (!cJSON_IsArray(v))
+            return bad_input(c, "%stags must be an array of strings", where);
+        const cJSON *t;
+        cJSON_ArrayForEach(t, v) if (!cJSON_IsString(t))
+            return bad_input(c, "%stags must be an array of strings", where);
+        e->tags = v;
+    }
+    v = store_arg(o, "source");
+    if (v && !cJSON_IsString(v))
+        return bad_input(c, "%ssource must be a string", where);
+    e->source = v ? v->valuestring : default_source;
+    e->meta = store_arg(o, "meta");
+    return 0;
+}
+
+static const char *review_status(const cJSON *meta)
+{
+    const cJSON *r = json_path(meta, "review.status");
+    if (cJSON_IsString(r) && (strcmp(r->valuestring, "accepted") == 0 ||
+                              strcmp(r->valuestring, "rejected") == 0))
+        return r->valuestring;
+    return NULL;
+}
+
+/* Upsert one validated example; *existed tells whether it was there. */
+static int ex_write(struct ctx *c, const char *sig, const struct ex_in *e, bool *existed)
+{
+    sqlite3_stmt *s = S(c, SQL_EX_EXISTS);
+    bt(c, s, 1, sig);
+    bt(c, s, 2, e->exampleId);
+    int r = row(c, s);
+    if (r < 0)
+        return -1;
+    sqlite3_reset(s);
+    *existed = r == 1;
+    struct sbuf key = {0};
+    collate_sort_key(e->exampleId, &key);
+    s = S(c, SQL_EX_UPSERT);
+    bt(c, s, 1, sig);
+    bt(c, s, 2, e->exampleId);
+    bblob(c, s, 3, key.s, key.len);
+    sbuf_free(&key);
+    bjson(c, s, 4, e->input);
+    bjson(c, s, 5, e->expected);
+    bt(c, s, 6, e->split);
+    bjson(c, s, 7, e->tags);
+    bt(c, s, 8, e->source);
+    bjson(c, s, 9, e->meta);
+    bt(c, s, 10, review_status(e->meta));
+    bi(c, s, 11, c->now);
+    return run(c, s);
+}
+
+static void hex_of(const void *p, size_t n, struct sbuf *b)
+{
+    static const char hx[] = "0123456789abcdef";
+    const unsigned char *u = p;
+    for (size_t i = 0; i < n; i++) {
+        sbuf_addc(b, hx[u[i] >> 4]);
+        sbuf_addc(b, hx[u[i] & 15]);
+    }
+}
+
+/* Decode a hex cursor; -1 on junk. */
+static int unhex(const char *s, struct sbuf *b)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n % 2)
+        return -1;
+    for (size_t i = 0; i < n; i += 2) {
+        int v = 0;
+        for (int k = 0; k < 2; k++) {
+            char ch = s[i + k];
+            int d = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+            if (d < 0)
+                return -1;
+            v = v * 16 + d;
+        }
+        sbuf_addc(b, (char)v);
+    }
+    return 0;
+}
+
+static cJSON *example_row(struct ctx *c, sqlite3_stmt *s, bool with_cursor)
+{
+    cJSON *o = json_obj();
+    put(o, "signatureId", cj_text(s, 0));
+    put(o, "exampleId", cj_text(s, 1));
+    put(o, "inputJson", cj_json(c, s, 2));
+    put(o, "expectedJson", cj_json(c, s, 3));
+    put(o, "split", cj_text(s, 4));
+    put(o, "tags", cj_json(c, s, 5));
+    put(o, "source", cj_text(s, 6));
+    put(o, "meta", cj_json(c, s, 7));
+    put(o, "createdAtMs", cj_num(s, 8));
+    put(o, "updatedAtMs", cj_num(s, 9));
+    if (with_cursor) {
+        struct sbuf h = {0};
+        hex_of(sqlite3_column_blob(s, 10), (size_t)sqlite3_column_bytes(s, 10), &h);
+        char *t = sbuf_take(&h);
+        json_set_str(o, "cursor", t);
+        free(t);
+    }
+    return o;
+}
+
+static int do_examples_put(struct ctx *c, cJSON **out)
+{
+    const char *sig = arg_req(c, "signatureId");
+    struct ex_in e;
+    if (c->failed || ex_parse(c, c->args, "", NULL, &e) < 0)
+        return -1;
+    bool existed;
+    if (ex_write(c, sig, &e, &existed) < 0)
+        return -1;
+    *out = ok_obj();
+    json_set_bool(*out, "existed", existed);
+    return 0;
+}
+
+static int do_examples_get(struct ctx *c, cJSON **out)
+{
+    const char *sig = arg_req(c, "signatureId");
+    const char *id = arg_req(c, "exampleId");
+    sqlite3_stmt *s = S(c, SQL_EX_GET);
+    bt(c, s, 1, sig);
+    bt(c, s, 2, id);
+    int r = row(c, s);
+    if (r < 0)
+        return -1;
+    *out = ok_obj();
+    put(*out, "example", r ? example_row(c, s, false) : cJSON_CreateNull());
+    return 0;
+}
+
+static int do_examples_list(struct ctx *c, cJSON **out)
+{
+    const char *sig = arg_req(c, "signatureId");
+    const char *split = arg_opt(c, "split");
+    sqlite3_stmt *s = S(c, split ? SQL_EX_LIST_SPLIT : SQL_EX_LIST);
+    bt(c, s, 1, sig);
+    bi(c, s, 2, store_arg_limit(c->args, "limit", 200, 500));
+    if (split)
+        bt(c, s, 3, split);
+    if (c->failed)
+        return -1;
+    cJSON *arr = json_arr();
+    int r;
+    while ((r = row(c, s)) == 1)
+        cJSON_AddItemToArray(arr, example_row(c, s, false));
+    *out = ok_obj();
+    json_set(*out, "examples", arr);
+    return r < 0 ? -1 : 0;
+}
+
+static int do_x_examples_page(struct ctx *c, cJSON **out)
+{
+    const char *sig = arg_req(c, "signatureId");
+    const char *split = arg_opt(c, "split");
+    const char *cursor = arg_opt(c, "cursor");
+    const char *dir = arg_opt(c, "dir");
+    if (c->failed)
+        return -1;
+    bool prev = false;
+    if (dir && strcmp(dir, "prev") == 0)
+        prev = true;
+    else if (dir && strcmp(dir, "next") != 0)
+        return bad_input(c, "dir must be \"next\" or \"prev\"");
+    struct sbuf key = {0};
+    if (cursor && *cursor && unhex(cursor, &key) < 0) {
+        sbuf_free(&key);
+        return bad_input(c, "cursor is not a cursor returned by this store");
+    }
+    bool has_cursor = key.len > 0;
+    int limit = store_arg_limit(c->args, "limit", 50, 500);
+    sqlite3_stmt *s = S(c, SQL_EX_PAGE[split != NULL][prev][has_cursor]);
+    bt(c, s, 1, sig);
+    bi(c, s, 2, limit + 1);
+    if (split)
+        bt(c, s, 3, split);
+    if (has_cursor)
+        bblob(c, s, 4, key.s, key.len);
+    sbuf_free(&key);
+    if (c->failed)
+        return -1;
+    cJSON *arr = json_arr();
+    int r, n = 0;
+    bool more = false;
+    while ((r = row(c, s)) == 1) {
+        if (n == limit) {
+            more = true;
+            break;
+        }
+        cJSON_AddItemToArray(arr, example_row(c, s, true));
+        n++;
+    }
+    *out = ok_obj();
+    json_set(*out, "items", arr);
+    const cJSON *last = cJSON_GetArrayItem(arr, n - 1);
+    if (more && last)
+        json_set_str(*out, "nextCursor", json_str(last, "cursor", ""));
+    else if (more && cursor && *cursor)
+        json_set_str(*out, "nextCursor", cursor);
+    else
+        json_set_null(*out, "nextCursor");
+    return r < 0 ? -1 : 0;
+}
+
+static int do_x_examples_import(struct ctx *c, cJSON **out)
+{
+    const char *sig = arg_req(c, "signatureId");
+    const char *source = arg_opt(c, "source");
+    const cJSON *rows = store_arg(c->args, "rows");
+    if (c->failed)
+        return -1;
+    if (!cJSON_IsArray(rows))
+        return bad_input(c, "rows must be an array of examples");
+    int n = cJSON_GetArraySize(rows);
+    struct ex_in *v = xcalloc((size_t)n + 1, sizeof *v);
+    int i = 0;
+    const cJSON *o;
+    /* Validate every row before the first write: all rows or none. */
+    cJSON_ArrayForEach(o, rows)
+    {
+        char where[32];
+        snprintf(where, sizeof where, "rows[%d].", i);
+        if (ex_parse(c, o, where, source, &v[i]) < 0)
+            break;
+        i++;
+    }
+    int64_t inserted = 0, updated = 0;
+    for (int k = 0; !c->failed && k < n; k++) {
+        bool existed;
+        if (ex_write(c, sig, &v[k], &existed) < 0)
+            break;
+        if (existed)
+            updated++;
+        else
+            inserted++;
+    }
+    free(v);
+    if (c->failed)
+        return -1;
+    *out = ok_obj();
+    json_set_num(*out, "inserted", (double)inserted);
+    json_set_num(*out, "updated", (double)updated);
+    json_set_num(*out, "total", (double)n);
+    return 0;
+}
+
+static int do_x_examples_delete(struct ctx *c, cJSON **out)
+{
+    const char *sig = arg_req(c, "signatureId");
+    const char *id = arg_req(c, "exampleId");
+    sqlite3_stmt *s = S(c, SQL_EX_DEL);
+    bt(c, s, 1, sig);
+    bt(c, s, 2, id);
+    if (run(c, s) < 0)
+        return -1;
+    *out = ok_obj();
+    json_set_bool(*out, "existed", changes(c) > 0);
+    return 0;
+}
+
+static int do_x_examples_counts(struct ctx *c, cJSON **out)
+{
+    const char *sig = arg_req(c, "signatureId");
+    sqlite3_stmt *s = S(c, SQL_EX_COUNTS);
+    bt(c, s, 1, sig);
+    int64_t total = 0, accepted = 0, rejected = 0, by[5] = {0};
+    int r;
+    while ((r = row(c, s)) == 1) {
+        int64_t k = sqlite3_column_int64(s, 2);
+        total += k;
+        const char *sp = sqlite3_column_type(s, 0) == SQLITE_NULL ? NULL : col_str(s, 0);
+        int idx = 4;
+        for (int i = 0; sp && i < 4; i++)
+            if (strcmp(sp, split_names[i]) == 0)
+                idx = i;
+        by[idx] += k;
+        const char *rv = sqlite3_column_type(s, 1) == SQLITE_NULL ? "" : col_str(s, 1);
+        if (strcmp(rv, "accepted") == 0)
+            accepted += k;
+        else if (strcmp(rv, "rejected") == 0)
+            rejected += k;
+    }
+    if (r < 0)
+        return -1;
+    *out = ok_obj();
+    json_set_num(*out, "total", (double)total);
+    cJSON *sp = json_obj();
+    json_set_num(sp, "train", (double)by[0]);
+    json_set_num(sp, "holdout", (double)by[2]);
+    json_set_num(sp, "dev", (double)by[1]);
+    json_set_num(sp, "test", (double)by[3]);
+    json_set_num(sp, "none", (double)by[4]);
+    json_set(*out, "splits", sp);
+    json_set_num(*out, "accepted", (double)accepted);
+    json_set_num(*out, "rejected", (double)rejected);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* compile and eval reports (immutable: first write wins)             */
+
+static const char SQL_CR_PUT[] =
+    "INSERT INTO dseCompileReports (signatureId, jobHash, datasetId, datasetHash, compiled_id, "
+    "json, createdAtMs) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
+    "ON CONFLICT (signatureId, jobHash, datasetHash) DO NOTHING";
+static const char SQL_CR_GET[] =
+    "SELECT signatureId, jobHash, datasetId, datasetHash, compiled_id, createdAtMs, json "
+    "FROM dseCompileReports WHERE signatureId = ?1 AND jobHash = ?2 AND datasetHash = ?3";
+static const char SQL_CR_LIST[] =
+    "SELECT signatureId, jobHash, datasetId, datasetHash, compiled_id, createdAtMs "
+    "FROM dseCompileReports WHERE signatureId = ?1 ORDER BY createdAtMs DESC, id DESC LIMIT ?2";
+
+static cJSON *compile_row(sqlite3_stmt *s)
+{
+    cJSON *o = json_obj();
+    put(o, "signatureId", cj_text(s, 0));
+    put(o, "jobHash", cj_text(s, 1));
+    put(o, "datasetId", cj_text(s, 2));
+    put(o, "datasetHash", cj_text(s, 3));
+    put(o, "compiled_id", cj_text(s, 4));
+    put(o, "createdAtMs", cj_num(s, 5));
+    return o;
+}
+
+static int do_compile_put(struct ctx *c, cJSON **out)
+{
+    const char *sig = arg_req(c, "signatureId");
+    const char *job = arg_req(c, "jobHash");
+    const char *dsid = arg_req(c, "datasetId");
+    const char *dsh = arg_req(c, "datasetHash");
+    const char *cid = arg_req(c, "compiled_id");
+    const cJSON *json = arg_json_req(c, "json");
+    sqlite3_stmt *s = S(c, SQL_CR_PUT);
+    bt(c, s, 1, sig);
+    bt(c, s, 2, job);
+    bt(c, s, 3, dsid);
+    bt(c, s, 4, dsh);
+    bt(c, s, 5, cid);
+    bjson(c, s, 6, json);
+    bi(c, s, 7, c->now);
+    if (run(c, s) < 0)
+        return -1;
+    *out = ok_obj();
+    json_set_bool(*out, "existed", changes(c) == 0);
+    return 0;
+}
+
+static int do_compile_get(struct ctx *c, cJSON **out)
+{
+    const char *sig = arg_req(c, "signatureId");
+    const char *job = arg_req(c, "jobHash");
+    const char *dsh = arg_req(c, "datasetHash");
+    sqlite3_stmt *s = S(c, SQL_CR_GET);
+    bt(c, s, 1, sig);
+    bt(c, s, 2, job);
+    bt(c, s, 3, dsh);
+    int r = row(c, s);
+    if (r < 0)
+        return -1;
+    cJSON *rep = cJSON_CreateNull();
+    if (r) {
+        cJSON_Delete(rep);
+        rep = compile_row(s);
+        put(rep, "json", cj_json(c, s, 6));
+    }
+    *out = ok_obj();
+    put(*out, "report", rep);
+    return 0;
+}
+
+static int do_compile_list(struct ctx *c, cJSON **out)
+{
+    const char *sig = arg_req(c, "signatureId");
+    sqlite3_stmt *s = S(c, SQL_CR_LIST);
+    bt(c, s, 1, sig);
+    bi(c, s, 2, store_arg_limit(c->args, "limit", 50, 200));
+    if (c->failed)
+        return -1;
+    cJSON *arr = json_arr();
+    int r;
+    while ((r = row(c, s)) == 1)
+        cJSON_AddItemToArray(arr, compile_row(s));
+    *out = ok_obj();
+    json_set(*out, "reports", arr);
+    return r < 0 ? -1 : 0;
+}
+
+#define EVAL_COLS                                                                           \
+    "signatureId, evalHash, compiled_id, datasetId, datasetHash, rewardId, rewardVersion, " \
+    "split, selectedExampleIdsHash, n, createdAtMs"
+static const char SQL_EV_PUT[] =
+    "INSERT INTO dseEvalReports (signatureId, evalHash, compiled_id, datasetId, datasetHash, "
+    "rewardId, rewardVersion, split, selectedExampleIdsHash, n, json, createdAtMs) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
+    "ON CONFLICT (signatureId, evalHash) DO NOTHING";
+static const char SQL_EV_GET[] =
+    "SELECT " EVAL_COLS ", json FROM dseEvalReports WHERE signatureId = ?1 AND evalHash = ?2";
+static const char SQL_EV_LIST[] = "SELECT " EVAL_COLS " FROM dseEvalReports WHERE signatureId = ?1 "
+                                  "ORDER BY createdAtMs DESC, id DESC LIMIT ?2";
+static const char SQL_EV_LIST_CID[] =
+    "SELECT " EVAL_COLS " FROM dseEvalReports WHERE signatureId = ?1 AND compiled_id = ?3 "
+    "ORDER BY createdAtMs DESC, id DESC LIMIT ?2";
+
+static cJSON *eval_row(sqlite3_stmt *s)
+{
+    static const char *const names[] = {"signatureId", "evalHash", "compiled_id", "datasetId",
+                                        "datasetHash", "rewardId", "rewardVersion", "split",
+                                        "selectedExampleIdsHash", "n", "createdAtMs"};
+    cJSON *o = json_obj();
+    for (int i = 0; i < (int)ARRAY_LEN(names); i++)
+        put(o, names[i], (i == 6 || i == 9 || i == 10) ? cj_num(s, i) : cj_text(s, i));
+    return o;
+}
+
+static int do_eval_put(struct ctx *c, cJSON **out)
+{
+    const char *sig = arg_req(c, "signatureId");
+    const char *eh = arg_req(c, "evalHash");
+    const char *cid = arg_req(c, "compiled_id");
+    const char *dsid = arg_req(c, "datasetId");
+    const char *dsh = arg_req(c, "datasetHash");
+    const char *rid = arg_req(c, "rewardId");
+    double rver = arg_num(c, "rewardVersion", true, NULL);
+    const char *split = arg_opt(c, "split");
+    const char *sel = arg_opt(c, "selectedExampleIdsHash");
+    bool has_n = false;
+    double n = arg_num(c, "n", false, &has_n);
+    const cJSON *json = arg_json_req(c, "json");
+    sqlite3_stmt *s = S(c, SQL_EV_PUT);
+    bt(c, s, 1, sig);
+    bt(c, s, 2, eh);
+    bt(c, s, 3, cid);
+    bt(c, s, 4, dsid);
+    bt(c, s, 5, dsh);
+    bt(c, s, 6, rid);
+    bd(c, s, 7, rver);
+    bt(c, s, 8, split);
+    bt(c, s, 9, sel);
+    if (has_n)
+        bd(c, s, 10, n);
+    bjson(c, s, 11, json);
+    bi(c, s, 12, c->now);
+    if (run(c, s) < 0)
+        return -1;
+    *out = ok_obj();
+    json_set_bool(*out, "existed", changes(c) == 0);
+    return 0;
+}
+
+static int do_eval_get(struct ctx *c, cJSON **out)
+{
+    const char *sig = arg_req(c, "signatureId");
+    const char *eh = arg_req(c, "evalHash");
+    sqlite3_stmt *s = S(c, SQL_EV_GET);
+    bt(c, s, 1, sig);
+    bt(c, s, 2, eh);
+    int r = row(c, s);
+    if (r < 0)
+        return -1;
+    cJSON *rep = cJSON_CreateNull();
+    if (r) {
+        cJSON_Delete(rep);
+        rep = eval_row(s);
+        put(rep, "json", cj_json(c, s, 11));
+    }
+    *out = ok_obj();
+    put(*out, "report", rep);
+    return 0;
+}
+
+static int do_eval_list(struct ctx *c, cJSON **out)
+{
+    const char *sig = arg_req(c, "signatureId");
+    const char *cid = arg_opt(c, "compiled_id");
+    sqlite3_stmt *s = S(c, cid ? SQL_EV_LIST_CID : SQL_EV_LIST);
+    bt(c, s, 1, sig);
+    bi(c, s, 2, store_arg_limit(c->args, "limit", 50, 200));
+    if (cid)
+        bt(c, s, 3, cid);
+    if (c->failed)
+        return -1;
+    cJSON *arr = json_arr();
+    int r;
+    while ((r = row(c, s)) == 1)
+        cJSON_AddItemToArray(arr, eval_row(s));
+    *out = ok_obj();
+    json_set(*out, "reports", arr);
+    return r < 0 ? -1 : 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* receipts                                                           */
+
+static const char SQL_RC_INS[] =
+    "INSERT INTO receipts (threadId, runId, kind, json, receiptId, signatureId, compiled_id, "
+    "createdAtMs, strategyId, resultTag, errorName, durationMs, rlmTraceBlobId, "
+    "rlmTraceEventCount) VALUES (?1, ?2, 'dse.predict', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+    "?12, ?13) ON CONFLICT (receiptId) DO NOTHING";
+static const char SQL_RC_GET[] =
+    "SELECT threadId, runId, json, createdAtMs FROM receipts "
+    "WHERE receiptId = ?1 AND kind = 'dse.predict'";
+
+/* A receipt with the values we copy into columns (borrowed pointers). */
+struct rc_in {
+    const char *thread_id, *run_id;
+    const cJSON *receipt;
+    const char *receipt_id, *sig, *cid, *strategy, *tag, *error_name, *trace_blob;
+    bool has_dur, has_count;
+    double dur, count;
+};
+
+static const char *nonempty(const cJSON *o, const char *key)
+{
+    const cJSON *v = json_get(o, key);
+    return cJSON_IsString(v) && v->valuestring[0] ? v->valuestring : NULL;
+}
+
+static int rc_parse(struct ctx *c, const cJSON *item, const char *where, struct rc_in *r)
+{
+    memset(r, 0, sizeof *r);
+    const cJSON *v = json_get(item, "threadId");
+    if (!cJSON_IsString(v) || !v->valuestring[0])
+        return bad_input(c, "%sthreadId must be a non-empty string", where);
+    r->thread_id = v->valuestring;
+    v = json_get(item, "runId");
+    if (!cJSON_IsString(v) || !v->valuestring[0])
+        return bad_input(c, "%srunId must be a non-empty string", where);
+    r->run_id = v->valuestring;
+    r->receipt = json_get(item, "receipt");
+    if (!cJSON_IsObject(r->receipt))
+        return bad_input(c, "%sreceipt must be an object", where);
+    r->receipt_id = nonempty(r->receipt, "receiptId");
+    r->sig = nonempty(r->receipt, "signatureId");
+    r->cid = nonempty(r->receipt, "compiled_id");
+    r->strategy = nonempty(r->receipt, "strategyId");
+    const cJSON *res = json_get(r->receipt, "result");
+    const char *tag = json_str(res, "_tag", NULL);
+    if (tag && (strcmp(tag, "Ok") == 0 || strcmp(tag, "Error") == 0))
+        r->tag = tag;
+    if (tag && strcmp(tag, "Error") == 0)
+        r->error_name = nonempty(res, "errorName");
+    const cJSON *d = json_path(r->receipt, "timing.durationMs");
+    if (cJSON_IsNumber(d) && isfinite(d->valuedouble)) {
+        r->has_dur = true;
+        r->dur = d->valuedouble;
+    }
+    const cJSON *tr = json_get(r->receipt, "rlmTrace");
+    r->trace_blob = nonempty(json_get(tr, "blob"), "id");
+    const cJSON *ec = json_get(tr, "eventCount");
+    if (cJSON_IsNumber(ec) && isfinite(ec->valuedouble)) {
+        r->has_count = true;
+        r->count = ec->valuedouble;
+    }
+    return 0;
+}
+
+/* Insert one receipt and count it toward a canary.  *inserted false for a
+ * repeated receiptId (then nothing is counted). */
+static int rc_record(struct ctx *c, const struct rc_in *r, bool *inserted, int *counted,
+                     bool *stopped)
+{
+    *inserted = false;
+    *counted = 0;
+    *stopped = false;
+    sqlite3_stmt *s = S(c, SQL_RC_INS);
+    bt(c, s, 1, r->thread_id);
+    bt(c, s, 2, r->run_id);
+    bjson(c, s, 3, r->receipt);
+    bt(c, s, 4, r->receipt_id);
+    bt(c, s, 5, r->sig);
+    bt(c, s, 6, r->cid);
+    bi(c, s, 7, c->now);
+    bt(c, s, 8, r->strategy);
+    bt(c, s, 9, r->tag);
+    bt(c, s, 10, r->error_name);
+    if (r->has_dur)
+        bd(c, s, 11, r->dur);
+    bt(c, s, 12, r->trace_blob);
+    if (r->has_count)
+        bi(c, s, 13, (int64_t)r->count);
+    if (run(c, s) < 0)
+        return -1;
+    *inserted = changes(c) > 0;
+    if (!*inserted || !r->sig || !r->cid || !r->tag)
+        return 0;
+    return canary_count(c, r->sig, r->cid, strcmp(r->tag, "Error") == 0, counted, stopped);
+}
+
+static int do_receipts_record(struct ctx *c, cJSON **out)
+{
+    struct rc_in r;
+    if (rc_parse(c, c->args, "", &r) < 0)
+        return -1;
+    bool inserted, stopped;
+    int counted;
+    if (rc_record(c, &r, &inserted, &counted, &stopped) < 0)
+        return -1;
+    *out = ok_obj();
+    json_set_bool(*out, "existed", !inserted);
+    if (counted)
+        json_set_str(*out, "counted", counted == 2 ? "error" : "ok");
+    else
+        json_set_null(*out, "counted");
+    json_set_bool(*out, "autoStopped", stopped);
+    return 0;
+}
+
+static int do_x_receipts_batch(struct ctx *c, cJSON **out)
+{
+    const cJSON *items = store_arg(c->args, "items");
+    if (!cJSON_IsArray(items))
+        return bad_input(c, "items must be an array of {threadId, runId, receipt}");
+    int n = cJSON_GetArraySize(items);
+    if (n > BATCH_MAX)
+        return bad_input(c, "items has %d entries; at most %d per batch", n, BATCH_MAX);
+    struct rc_in *v = xcalloc((size_t)n + 1, sizeof *v);
+    int i = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, items)
+    {
+        char where[32];
+        snprintf(where, sizeof where, "items[%d].", i);
+        if (!cJSON_IsObject(it)) {
+            bad_input(c, "items[%d] must be an object", i);
+            break;
+        }
+        if (rc_parse(c, it, where, &v[i]) < 0)
+            break;
+        i++;
+    }
+    int64_t recorded = 0, dups = 0, counted_n = 0, stops = 0;
+    for (int k = 0; !c->failed && k < n; k++) {
+        bool inserted, stopped;
+        int counted;
+        if (rc_record(c, &v[k], &inserted, &counted, &stopped) < 0)
+            break;
+        recorded += inserted;
+        dups += !inserted;
+        counted_n += counted != 0;
+        stops += stopped;
+    }
+    free(v);
+    if (c->failed)
+        return -1;
+    *out = ok_obj();
+    json_set_num(*out, "recorded", (double)recorded);
+    json_set_num(*out, "duplicates", (double)dups);
+    json_set_num(*out, "counted", (double)counted_n);
+    json_set_num(*out, "autoStopped", (double)stops);
+    return 0;
+}
+
+static int rc_get(struct ctx *c, cJSON **out)
+{
+    const char *id = arg_req(c, "receiptId");
+    sqlite3_stmt *s = S(c, SQL_RC_GET);
+    bt(c, s, 1, id);
+    int r = row(c, s);
+    if (r < 0)
+        return -1;
+    if (!r) {
+        *out = cJSON_CreateNull();
+        return 0;
+    }
+    cJSON *o = json_obj();
+    put(o, "threadId", cj_text(s, 0));
+    put(o, "runId", cj_text(s, 1));
+    put(o, "json", cj_json(c, s, 2));
+    put(o, "createdAtMs", cj_num(s, 3));
+    *out = o;
+    return 0;
+}
+
+static int do_receipts_get(struct ctx *c, cJSON **out)
+{
+    return rc_get(c, out);
+}
+
+static int do_receipts_get_admin(struct ctx *c, cJSON **out)
+{
+    return rc_get(c, out);
+}
+
+/* ---- receipt pages ---- */
+
+enum { RF_SIG = 1, RF_TAG = 2, RF_STRAT = 4, RF_CID = 8, RF_THREAD = 16 };
+enum { SHAPE_OLDER, SHAPE_NEWER, SHAPE_OLDER_AT, SHAPE_NEWER_AT };
+
+#define RC_COLS                                                                            \
+    "receiptId, signatureId, compiled_id, threadId, runId, createdAtMs, strategyId, "     \
+    "resultTag, rlmTraceBlobId, rlmTraceEventCount, errorName, durationMs, id"
+
+/* Build the page SQL for a filter mask and shape from fixed fragments;
+ * every value is a named parameter. */
+static char *page_sql(unsigned mask, int shape)
+{
+    struct sbuf f = {0};
+    sbuf_adds(&f, "kind = 'dse.predict' AND receiptId IS NOT NULL AND signatureId IS NOT NULL");
+    if (mask & RF_SIG)
+        sbuf_adds(&f, " AND signatureId = :sig");
+    if (mask & RF_TAG)
+        sbuf_adds(&f, " AND resultTag = :tag");
+    if (mask & RF_STRAT)
+        sbuf_adds(&f, " AND strategyId = :strat");
+    if (mask & RF_CID)
+        sbuf_adds(&f, " AND compiled_id = :cid");
+    if (mask & RF_THREAD)
+        sbuf_adds(&f, " AND threadId = :thread");
+    bool newer = shape == SHAPE_NEWER || shape == SHAPE_NEWER_AT;
+    const char *ord = newer ? "createdAtMs ASC, id ASC" : "createdAtMs DESC, id DESC";
+    char *sql;
+    if (shape == SHAPE_OLDER || shape == SHAPE_NEWER)
+        sql = xasprintf("SELECT " RC_COLS " FROM receipts WHERE %s ORDER BY %s LIMIT :lim", f.s,
+                        ord);
+    else
+        sql = xasprintf("SELECT * FROM (SELECT " RC_COLS " FROM receipts WHERE %s AND "
+                        "createdAtMs = :ts AND id %s :id ORDER BY id %s LIMIT :lim) "
+                        "UNION ALL SELECT * FROM (SELECT " RC_COLS " FROM receipts WHERE %s AND "
+                        "createdAtMs %s :ts ORDER BY %s LIMIT :lim) ORDER BY %s LIMIT :lim",
+                        f.s, newer ? ">" : "<", newer ? "ASC" : "DESC", f.s, newer ? ">" : "<",
+                        ord, ord);
+    sbuf_free(&f);
+    return sql;
+}
+
+static sqlite3_stmt *page_stmt(struct ctx *c, unsigned mask, int shape)
+{
+    if (c->failed)
+        return NULL;
+    sqlite3_stmt **slot = &c->q->page[mask][shape];
+    if (!*slot) {
+        char *sql = page_sql(mask, shape);
+        int rc = sqlite3_prepare_v3(c->q->db, sql, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL);
+        free(sql);
+        if (rc != SQLITE_OK) {
+            *slot = NULL;
+            sq_fail(c, rc, "preparing the receipts page query");
+            return NULL;
+        }
+    }
+    sqlite3_reset(*slot);
+    sqlite3_clear_bindings(*slot);
+    return *slot;
+}
+
+static void bind_named_text(struct ctx *c, sqlite3_stmt *s, const char *name, const char *v)
+{
+    int i = s ? sqlite3_bind_parameter_index(s, name) : 0;
+    if (i > 0)
+        bt(c, s, i, v);
+}
+
+static void bind_named_int(struct ctx *c, sqlite3_stmt *s, const char *name, int64_t v)
+{
+    int i = s ? sqlite3_bind_parameter_index(s, name) : 0;
+    if (i > 0)
+        bi(c, s, i, v);
+}
+
+static cJSON *receipt_row(sqlite3_stmt *s, bool page)
+{
+    static const char *const names[] = {"receiptId", "signatureId", "compiled_id", "threadId",
+                                        "runId", "createdAtMs", "strategyId", "resultTag",
+                                        "rlmTraceBlobId", "rlmTraceEventCount", "errorName",
+                                        "durationMs"};
+    cJSON *o = json_obj();
+    int n = page ? 12 : 10;
+    for (int i = 0; i < n; i++) {
+        bool num = i == 5 || i == 9 || i == 11;
+        put(o, names[i], num ? cj_num(s, i) : cj_text(s, i));
+    }
+    if (page) {
+        char cur[48];
+        snprintf(cur, sizeof cur, "%lld:%lld", (long long)sqlite3_column_int64(s, 5),
+                 (long long)sqlite3_column_int64(s, 12));
+        json_set_str(o, "cursor", cur);
+    }
+    return o;
+}
+
+static int do_receipts_list_admin(struct ctx *c, cJSON **out)
+{
+    const char *sig = arg_req(c, "signatureId");
+    sqlite3_stmt *s = page_stmt(c, RF_SIG, SHAPE_OLDER);
+    bind_named_text(c, s, ":sig", sig);
+    bind_named_int(c, s, ":lim", store_arg_limit(c->args, "limit", 50, 200));
+    if (c->failed)
+        return -1;
+    cJSON *arr = json_arr();
+    int r;
+    while ((r = row(c, s)) == 1)
+        cJSON_AddItemToArray(arr, receipt_row(s, false));
+    *out = arr;
+    return r < 0 ? -1 : 0;
+}
+
+static int do_x_receipts_page(struct ctx *c, cJSON **out)
+{
+    static const struct {
+        const char *arg, *param;
+        unsigned bit;
+    } filters[] = {
+        {"signatureId", ":sig", RF_SIG}, {"resultTag", ":tag", RF_TAG},
+        {"strategyId", ":strat", RF_STRAT}, {"compiled_id", ":cid", RF_CID},
+        {"threadId", ":thread", RF_THREAD},
+    };
+    const char *val[ARRAY_LEN(filters)];
+    unsigned mask = 0;
+    for (size_t i = 0; i < ARRAY_LEN(filters); i++) {
+        val[i] = arg_opt(c, filters[i].arg);
+        if (val[i] && *val[i])
+            mask |= filters[i].bit;
+    }
+    const char *cursor = arg_opt(c, "cursor");
+    const char *dir = arg_opt(c, "dir");
+    if (c->failed)
+        return -1;
+    bool newer = false;
+    if (dir && strcmp(dir, "newer") == 0)
+        newer = true;
+    else if (dir && strcmp(dir, "older") != 0)
+        return bad_input(c, "dir must be \"older\" or \"newer\"");
+    long long cts = 0, cid = 0;
+    bool has_cursor = cursor && *cursor;
+    if (has_cursor) {
+        int used = 0;
+        if (sscanf(cursor, "%lld:%lld%n", &cts, &cid, &used) != 2 || cursor[used])
+            return bad_input(c, "cursor is not a cursor returned by this store");
+    }
+    int limit = store_arg_limit(c->args, "limit", 50, 500);
+    int shape = has_cursor ? (newer ? SHAPE_NEWER_AT : SHAPE_OLDER_AT)
+                           : (newer ? SHAPE_NEWER : SHAPE_OLDER);
+    sqlite3_stmt *s = page_stmt(c, mask, shape);
+    for (size_t i = 0; i < ARRAY_LEN(filters); i++)
+        if (mask & filters[i].bit)
+            bind_named_text(c, s, filters[i].param, val[i]);
+    bind_named_int(c, s, ":lim", limit + 1);
+    if (has_cursor) {
+        bind_named_int(c, s, ":ts", cts);
+        bind_named_int(c, s, ":id", cid);
+    }
+    if (c->failed)
+        return -1;
+    cJSON *arr = json_arr();
+    int r, n = 0;
+    bool more = false;
+    while ((r = row(c, s)) == 1) {
+        if (n == limit) {
+            more = true;
+            break;
+        }
+        cJSON_AddItemToArray(arr, receipt_row(s, true));
+        n++;
+    }
+    *out = ok_obj();
+    json_set(*out, "items", arr);
+    const cJSON *last = cJSON_GetArrayItem(arr, n - 1);
+    if (more && last)
+        json_set_str(*out, "nextCursor", json_str(last, "cursor", ""));
+    else if (more && has_cursor)
+        json_set_str(*out, "nextCursor", cursor);
+    else
+        json_set_null(*out, "nextCursor");
+    return r < 0 ? -1 : 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* blobs                                                              */
+
+static const char SQL_BLOB_PUT[] =
+    "INSERT INTO dseBlobs (threadId, runId, blobId, mime, text, size, createdAtMs) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (threadId, runId, blobId) DO NOTHING";
+static const char SQL_BLOB_GET[] =
+    "SELECT text FROM dseBlobs WHERE threadId = ?1 AND runId = ?2 AND blobId = ?3";
+
+static int do_blobs_put(struct ctx *c, cJSON **out)
+{
+    const char *th = arg_req(c, "threadId");
+    const char *rn = arg_req(c, "runId");
+    const char *mime = arg_opt(c, "mime");
+    const cJSON *tv = store_arg(c->args, "text");
+    if (c->failed)
+        return -1;
+    if (!cJSON_IsString(tv))
+        return bad_input(c, "text must be a string");
+    char id[HASH_ID_LEN + 1];
+    hash_text(tv->valuestring, id);
+    size_t size = strlen(tv->valuestring);
+    sqlite3_stmt *s = S(c, SQL_BLOB_PUT);
+    bt(c, s, 1, th);
+    bt(c, s, 2, rn);
+    bt(c, s, 3, id);
+    bt(c, s, 4, mime);
+    bt(c, s, 5, tv->valuestring);
+    bi(c, s, 6, (int64_t)size);
+    bi(c, s, 7, c->now);
+    if (run(c, s) < 0)
+        return -1;
+    cJSON *b = json_obj();
+    json_set_str(b, "id", id);
+    json_set_str(b, "hash", id);
+    json_set_num(b, "size", (double)size);
+    if (mime)
+        json_set_str(b, "mime", mime);
+    *out = ok_obj();
+    json_set(*out, "blob", b);
+    return 0;
+}
+
+static int blob_get(struct ctx *c, cJSON **out)
+{
+    const char *th = arg_req(c, "threadId");
+    const char *rn = arg_req(c, "runId");
+    const char *id = arg_req(c, "blobId");
+    sqlite3_stmt *s = S(c, SQL_BLOB_GET);
+    bt(c, s, 1, th);
+    bt(c, s, 2, rn);
+    bt(c, s, 3, id);
+    int r = row(c, s);
+    if (r < 0)
+        return -1;
+    *out = ok_obj();
+    put(*out, "text", r ? cj_text(s, 0) : cJSON_CreateNull());
+    return 0;
+}
+
+static int do_blobs_get(struct ctx *c, cJSON **out)
+{
+    return blob_get(c, out);
+}
+
+static int do_blobs_get_admin(struct ctx *c, cJSON **out)
+{
+    return blob_get(c, out);
+}
+
+/* ------------------------------------------------------------------ */
+/* var space                                                          */
+
+static const char SQL_VAR_GET[] =
+    "SELECT kind, json, approxChars, blob FROM dseVarSpace "
+    "WHERE threadId = ?1 AND runId = ?2 AND name = ?3";
+static const char SQL_VAR_COUNT[] =
+    "SELECT count(*) FROM dseVarSpace WHERE threadId = ?1 AND runId = ?2";
+static const char SQL_VAR_PUT[] =
+    "INSERT INTO dseVarSpace (threadId, runId, name, kind, json, approxChars, blob, createdAtMs, "
+    "updatedAtMs) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8) "
+    "ON CONFLICT (threadId, runId, name) DO UPDATE SET kind = excluded.kind, "
+    "json = excluded.json, approxChars = excluded.approxChars, blob = excluded.blob, "
+    "updatedAtMs = excluded.updatedAtMs";
+static const char SQL_VAR_DEL[] =
+    "DELETE FROM dseVarSpace WHERE threadId = ?1 AND runId = ?2 AND name = ?3";
+static const char SQL_VAR_LIST[] =
+    "SELECT name, kind, approxChars, blob FROM dseVarSpace WHERE threadId = ?1 AND runId = ?2";
+
+/* The variable name, trimmed, 1..128 characters; malloc'd. */
+static char *var_name(struct ctx *c)
+{
+    const char *v = arg_opt(c, "name");
+    if (c->failed)
+        return NULL;
+    if (!v) {
+        bad_input(c, "name is required");
+        return NULL;
+    }
+    char *t = xstrdup(v);
+    char *name = xstrdup(util_trim(t));
+    free(t);
+    size_t n = utf16_len(name);
+    if (n < 1 || n > VAR_NAME_MAX) {
+        free(name);
+        bad_input(c, "name must be 1..%d characters after trimming", VAR_NAME_MAX);
+        return NULL;
+    }
+    return name;
+}
+
+static int do_var_get(struct ctx *c, cJSON **out)
+{
+    const char *th = arg_req(c, "threadId");
+    const char *rn = arg_req(c, "runId");
+    char *name = var_name(c);
+    sqlite3_stmt *s = S(c, SQL_VAR_GET);
+    bt(c, s, 1, th);
+    bt(c, s, 2, rn);
+    bt(c, s, 3, name);
+    int r = row(c, s);
+    free(name);
+    if (r < 0)
+        return -1;
+    if (!r) {
+        *out = cJSON_CreateNull();
+        return 0;
+    }
+    cJSON *o = json_obj();
+    if (strcmp(col_str(s, 0), "json") == 0) {
+        json_set_str(o, "_tag", "Json");
+        put(o, "value", cj_json(c, s, 1));
+        put(o, "approxChars", cj_num(s, 2));
+    } else {
+        json_set_str(o, "_tag", "Blob");
+        put(o, "blob", cj_json(c, s, 3));
+    }
+    *out = o;
+    return 0;
+}
+
+/* Upsert; the 200-variable limit applies to new names only. */
+static int var_put(struct ctx *c, const char *kind, const cJSON *value, const cJSON *blob)
+{
+    const char *th = arg_req(c, "threadId");
+    const char *rn = arg_req(c, "runId");
+    char *name = var_name(c);
+    if (c->failed)
+        return -1;
+    char *text = NULL;
+    size_t chars = 0;
+    if (value) {
+        text = json_canonical(value);
+        chars = utf16_len(text);
+        if (chars > VAR_JSON_MAX_CHARS) {
+            free(text);
+            free(name);
+            return bad_input(c, "value is %zu characters of JSON; at most %d", chars,
+                             VAR_JSON_MAX_CHARS);
+        }
+    }
+    sqlite3_stmt *s = S(c, SQL_VAR_GET);
+    bt(c, s, 1, th);
+    bt(c, s, 2, rn);
+    bt(c, s, 3, name);
+    int r = row(c, s);
+    if (s)
+        sqlite3_reset(s);
+    if (r == 0) {
+        s = S(c, SQL_VAR_COUNT);
+        bt(c, s, 1, th);
+        bt(c, s, 2, rn);
+        if (row(c, s) == 1 && sqlite3_column_int64(s, 0) >= VAR_MAX_PER_RUN)
+            bad_input(c, "run already has %d variables (the maximum)", VAR_MAX_PER_RUN);
+        if (s)
+            sqlite3_reset(s);
+    }
+    s = S(c, SQL_VAR_PUT);
+    bt(c, s, 1, th);
+    bt(c, s, 2, rn);
+    bt(c, s, 3, name);
+    bt(c, s, 4, kind);
+    bt_own(c, s, 5, text);
+    if (value)
+        bi(c, s, 6, (int64_t)chars);
+    bjson(c, s, 7, blob);
+    bi(c, s, 8, c->now);
+    free(name);
+    if (run(c, s) < 0)
+        return -1;
+    return 0;
+}
+
+static int do_var_put_json(struct ctx *c, cJSON **out)
+{
+    const cJSON *value = arg_json_req(c, "value");
+    if (var_put(c, "json", value, NULL) < 0)
+        return -1;
+    *out = ok_obj();
+    return 0;
+}
+
+static int do_var_put_blob(struct ctx *c, cJSON **out)
+{
+    const cJSON *blob = store_arg(c->args, "blob");
+    if (!cJSON_IsObject(blob) || !nonempty(blob, "id"))
+        return bad_input(c, "blob must be a BlobRef object {id, hash, size, mime?}");
+    if (var_put(c, "blob", NULL, blob) < 0)
+        return -1;
+    *out = ok_obj();
+    return 0;
+}
+
+static int do_var_del(struct ctx *c, cJSON **out)
+{
+    const char *th = arg_req(c, "threadId");
+    const char *rn = arg_req(c, "runId");
+    char *name = var_name(c);
+    sqlite3_stmt *s = S(c, SQL_VAR_DEL);
+    bt(c, s, 1, th);
+    bt(c, s, 2, rn);
+    bt(c, s, 3, name);
+    free(name);
+    if (run(c, s) < 0)
+        return -1;
+    *out = ok_obj();
+    json_set_bool(*out, "existed", changes(c) > 0);
+    return 0;
+}
+
+static int var_cmp(const void *a, const void *b)
+{
+    return collate_cmp(json_str(*(cJSON *const *)a, "name", ""),
+                       json_str(*(cJSON *const *)b, "name", ""));
+}
+
+static int do_var_list(struct ctx *c, cJSON **out)
+{
+    const char *th = arg_req(c, "threadId");
+    const char *rn = arg_req(c, "runId");
+    sqlite3_stmt *s = S(c, SQL_VAR_LIST);
+    bt(c, s, 1, th);
+    bt(c, s, 2, rn);
+    if (c->failed)
+        return -1;
+    /* At most 200 rows per run: sorting in memory by the reference's
+     * localeCompare order is cheaper than another index. */
+    cJSON **rows = NULL;
+    size_t n = 0, cap = 0;
+    int r;
+    while ((r = row(c, s)) == 1) {
+        cJSON *o = json_obj();
+        put(o, "name", cj_text(s, 0));
+        bool is_json = strcmp(col_str(s, 1), "json") == 0;
+        json_set_str(o, "kind", is_json ? "json" : "blob");
+        if (is_json)
+            put(o, "approxChars", cj_num(s, 2));
+        else
+            put(o, "blob", cj_json(c, s, 3));
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            rows = xrealloc(rows, cap * sizeof *rows);
+        }
+        rows[n++] = o;
+    }
+    if (n)
+        qsort(rows, n, sizeof *rows, var_cmp);
+    cJSON *arr = json_arr();
+    for (size_t i = 0; i < n; i++)
+        cJSON_AddItemToArray(arr, rows[i]);
+    free(rows);
+    *out = arr;
+    return r < 0 ? -1 : 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* ops runs                                                           */
+
+static const char SQL_RUN_EXISTS[] = "SELECT id FROM dseOpsRuns WHERE runId = ?1";
+static const char SQL_RUN_INS[] =
+    "INSERT INTO dseOpsRuns (runId, status, startedAtMs, commitSha, baseUrl, actorUserId, "
+    "signatureIds, notes, links, createdAtMs, updatedAtMs) "
+    "VALUES (?1, 'running', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?2, ?2)";
+static const char SQL_RUN_TOUCH[] = "UPDATE dseOpsRuns SET updatedAtMs = ?2 WHERE runId = ?1";
+static const char SQL_RUN_FINISH[] =
+    "UPDATE dseOpsRuns SET status = ?2, endedAtMs = ?3, summaryJson = ?4, updatedAtMs = ?3 "
+    "WHERE runId = ?1";
+#define RUN_COLS                                                                             \
+    "runId, status, startedAtMs, endedAtMs, commitSha, baseUrl, actorUserId, signatureIds, " \
+    "createdAtMs, updatedAtMs, notes, links, summaryJson"
+static const char SQL_RUN_LIST[] =
+    "SELECT " RUN_COLS " FROM dseOpsRuns ORDER BY createdAtMs DESC, id DESC LIMIT ?1";
+static const char SQL_RUN_GET[] = "SELECT " RUN_COLS " FROM dseOpsRuns WHERE runId = ?1";
+static const char SQL_EVT_INS[] =
+    "INSERT INTO dseOpsRunEvents (runId, tsMs, level, phase, message, json, createdAtMs) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+#define EVT_COLS "runId, tsMs, level, phase, message, json, createdAtMs, id"
+static const char SQL_EVT_LIST[] = "SELECT " EVT_COLS " FROM dseOpsRunEvents WHERE runId = ?1 "
+                                   "ORDER BY createdAtMs DESC, id DESC LIMIT ?2";
+static const char SQL_EVT_PAGE[] = "SELECT " EVT_COLS " FROM dseOpsRunEvents WHERE runId = ?1 "
+                                   "AND id > ?3 ORDER BY id LIMIT ?2";
+
+/* The reference's size rule for links, summaryJson and event json: more
+ * than 50,000 characters of JSON is stored as a truncated_json stub.
+ * Returns malloc'd canonical text, or NULL for NULL. */
+static char *ops_json(const cJSON *v)
+{
+    if (!v)
+        return NULL;
+    char *text = json_canonical(v);
+    size_t chars = utf16_len(text);
+    if (chars <= OPS_JSON_MAX_CHARS)
+        return text;
+    cJSON *stub = json_obj();
+    json_set_str(stub, "_tag", "truncated_json");
+    json_set_num(stub, "approxChars", (double)chars);
+    size_t cut = utf16_prefix(text, OPS_JSON_MAX_CHARS);
+    text[cut] = 0;
+    json_set_str(stub, "preview", text);
+    free(text);
+    char *out = json_canonical(stub);
+    cJSON_Delete(stub);
+    return out;
+}
+
+/* runId argument, trimmed, 1..200 characters; malloc'd. */
+static char *run_id_arg(struct ctx *c)
+{
+    const char *v = arg_opt(c, "runId");
+    if (c->failed)
+        return NULL;
+    char *t = xstrdup(v ? v : "");
+    char *id = xstrdup(util_trim(t));
+    free(t);
+    size_t n = utf16_len(id);
+    if (n < 1 || n > 200) {
+        free(id);
+        bad_input(c, "runId must be 1..200 characters after trimming");
+        return NULL;
+    }
+    return id;
+}
+
+static int event_add(struct ctx *c, const char *run_id, int64_t ts, const char *level,
+                     const char *phase, const char *message, const cJSON *json)
+{
+    sqlite3_stmt *s = S(c, SQL_EVT_INS);
+    bt(c, s, 1, run_id);
+    bi(c, s, 2, ts);
+    bt(c, s, 3, level);
+    bt(c, s, 4, phase);
+    bt(c, s, 5, message);
+    bt_own(c, s, 6, ops_json(json));
+    bi(c, s, 7, c->now);
+    return run(c, s);
+}
+
+static int run_exists(struct ctx *c, const char *run_id)
+{
+    sqlite3_stmt *s = S(c, SQL_RUN_EXISTS);
+    bt(c, s, 1, run_id);
+    int r = row(c, s);
+    if (s)
+        sqlite3_reset(s);
+    return r;
+}
+
+static int do_runs_start(struct ctx *c, cJSON **out)
+{
+    char *id = run_id_arg(c);
+    char *sha = arg_clamped(c, "commitSha", 80);
+    char *url = arg_clamped(c, "baseUrl", 300);
+    char *notes = arg_clamped(c, "notes", 10000);
+    const cJSON *links = store_arg(c->args, "links");
+    const cJSON *sigs = store_arg(c->args, "signatureIds");
+    cJSON *sig_list = NULL;
+    if (!c->failed && sigs) {
+        if (!cJSON_IsArray(sigs)) {
+            bad_input(c, "signatureIds must be an array of strings");
+        } else {
+            sig_list = json_arr();
+            const cJSON *it;
+            cJSON_ArrayForEach(it, sigs)
+            {
+                if (!cJSON_IsString(it)) {
+                    bad_input(c, "signatureIds must be an array of strings");
+                    break;
+                }
+                if (cJSON_GetArraySize(sig_list) >= 50)
+                    continue; /* at most 50 ids are kept */
+                char *t = xstrdup(it->valuestring);
+                char *tt = util_trim(t);
+                if (*tt) {
+                    tt[utf16_prefix(tt, 200)] = 0;
+                    cJSON_AddItemToArray(sig_list, cJSON_CreateString(tt));
+                }
+                free(t);
+            }
+        }
+    }
+    int rc = -1;
+    if (c->failed)
+        goto done;
+    int ex = run_exists(c, id);
+    if (ex < 0)
+        goto done;
+    if (!ex) {
+        sqlite3_stmt *s = S(c, SQL_RUN_INS);
+        bt(c, s, 1, id);
+        bi(c, s, 2, c->now);
+        bt(c, s, 3, sha);
+        bt(c, s, 4, url);
+        bt(c, s, 5, actor(c));
+        bjson(c, s, 6, sig_list);
+        bt(c, s, 7, notes);
+        bt_own(c, s, 8, ops_json(links));
+        if (run(c, s) < 0 ||
+            event_add(c, id, c->now, "info", "phase1.start", "ops run started", NULL) < 0)
+            goto done;
+    }
+    *out = ok_obj();
+    json_set_bool(*out, "existed", ex == 1);
+    json_set_str(*out, "runId", id);
+    rc = 0;
+done:
+    cJSON_Delete(sig_list);
+    free(id);
+    free(sha);
+    free(url);
+    free(notes);
+    return rc;
+}
+
+static int do_runs_event(struct ctx *c, cJSON **out)
+{
+    char *id = run_id_arg(c);
+    const char *level = arg_req(c, "level");
+    char *phase = arg_clamped(c, "phase", 80);
+    const char *msg_in = arg_opt(c, "message");
+    const cJSON *json = store_arg(c->args, "json");
+    bool has_ts = false;
+    double ts_in = arg_num(c, "tsMs", false, &has_ts);
+    char *msg = NULL;
+    int rc = -1;
+    if (c->failed)
+        goto done;
+    if (strcmp(level, "info") != 0 && strcmp(level, "warn") != 0 && strcmp(level, "error") != 0) {
+        bad_input(c, "level must be info, warn or error");
+        goto done;
+    }
+    {
+        char *t = xstrdup(msg_in ? msg_in : "");
+        char *tt = util_trim(t);
+        msg = xstrndup(tt, utf16_prefix(tt, 2000));
+        free(t);
+    }
+    if (!msg[0]) {
+        bad_input(c, "message must not be empty");
+        goto done;
+    }
+    int ex = run_exists(c, id);
+    if (ex < 0)
+        goto done;
+    if (!ex) {
+        dse_fail(c->err, "run_not_found", "no ops run %s", id);
+        goto done;
+    }
+    int64_t ts = c->now;
+    if (has_ts && isfinite(ts_in))
+        ts = ts_in < 0 ? 0 : (int64_t)floor(ts_in);
+    if (event_add(c, id, ts, level, phase, msg, json) < 0)
+        goto done;
+    sqlite3_stmt *s = S(c, SQL_RUN_TOUCH);
+    bt(c, s, 1, id);
+    bi(c, s, 2, c->now);
+    if (run(c, s) < 0)
+        goto done;
+    *out = ok_obj();
+    rc = 0;
+done:
+    free(id);
+    free(phase);
+    free(msg);
+    return rc;
+}
+
+static int do_runs_finish(struct ctx *c, cJSON **out)
+{
+    char *id = run_id_arg(c);
+    const char *status = arg_req(c, "status");
+    const cJSON *summary = store_arg(c->args, "summaryJson");
+    int rc = -1;
+    if (c->failed)
+        goto done;
+    if (strcmp(status, "finished") != 0 && strcmp(status, "failed") != 0) {
+        bad_input(c, "status must be finished or failed");
+        goto done;
+    }
+    int ex = run_exists(c, id);
+    if (ex < 0)
+        goto done;
+    if (!ex) {
+        dse_fail(c->err, "run_not_found", "no ops run %s", id);
+        goto done;
+    }
+    sqlite3_stmt *s = S(c, SQL_RUN_FINISH);
+    bt(c, s, 1, id);
+    bt(c, s, 2, status);
+    bi(c, s, 3, c->now);
+    bt_own(c, s, 4, ops_json(summary));
+    if (run(c, s) < 0)
+        goto done;
+    char msg[64];
+    snprintf(msg, sizeof msg, "ops run finished status=%s", status);
+    bool failed = strcmp(status, "failed") == 0;
+    if (event_add(c, id, c->now, failed ? "error" : "info", "phase1.finish", msg, summary) < 0)
+        goto done;
+    *out = ok_obj();
+    rc = 0;
+done:
+    free(id);
+    return rc;
+}
+
+static cJSON *run_row(struct ctx *c, sqlite3_stmt *s, bool full)
+{
+    cJSON *o = json_obj();
+    put(o, "runId", cj_text(s, 0));
+    put(o, "status", cj_text(s, 1));
+    put(o, "startedAtMs", cj_num(s, 2));
+    put(o, "endedAtMs", cj_num(s, 3));
+    put(o, "commitSha", cj_text(s, 4));
+    put(o, "baseUrl", cj_text(s, 5));
+    put(o, "actorUserId", cj_text(s, 6));
+    put(o, "signatureIds", cj_json(c, s, 7));
+    put(o, "createdAtMs", cj_num(s, 8));
+    put(o, "updatedAtMs", cj_num(s, 9));
+    if (full) {
+        put(o, "notes", cj_text(s, 10));
+        put(o, "links", cj_json(c, s, 11));
+        put(o, "summaryJson", cj_json(c, s, 12));
+    }
+    return o;
+}
+
+static int do_runs_list(struct ctx *c, cJSON **out)
+{
+    sqlite3_stmt *s = S(c, SQL_RUN_LIST);
+    bi(c, s, 1, store_arg_limit(c->args, "limit", 50, 200));
+    if (c->failed)
+        return -1;
+    cJSON *arr = json_arr();
+    int r;
+    while ((r = row(c, s)) == 1)
+        cJSON_AddItemToArray(arr, run_row(c, s, false));
+    *out = ok_obj();
+    json_set(*out, "runs", arr);
+    return r < 0 ? -1 : 0;
+}
+
+static int do_runs_get(struct ctx *c, cJSON **out)
+{
+    char *id = run_id_arg(c);
+    sqlite3_stmt *s = S(c, SQL_RUN_GET);
+    bt(c, s, 1, id);
+    free(id);
+    int r = row(c, s);
+    if (r < 0)
+        return -1;
+    *out = ok_obj();
+    put(*out, "run", r ? run_row(c, s, true) : cJSON_CreateNull());
+    return 0;
+}
+
+static cJSON *event_row(struct ctx *c, sqlite3_stmt *s, bool with_cursor)
+{
+    cJSON *o = json_obj();
+    put(o, "runId", cj_text(s, 0));
+    put(o, "tsMs", cj_num(s, 1));
+    put(o, "level", cj_text(s, 2));
+    put(o, "phase", cj_text(s, 3));
+    put(o, "message", cj_text(s, 4));
+    put(o, "json", cj_json(c, s, 5));
+    put(o, "createdAtMs", cj_num(s, 6));
+    if (with_cursor) {
+        char cur[32];
+        snprintf(cur, sizeof cur, "%lld", (long long)sqlite3_column_int64(s, 7));
+        json_set_str(o, "cursor", cur);
+    }
+    return o;
+}
+
+static int do_runs_events(struct ctx *c, cJSON **out)
+{
+    char *id = run_id_arg(c);
+    sqlite3_stmt *s = S(c, SQL_EVT_LIST);
+    bt(c, s, 1, id);
+    free(id);
+    bi(c, s, 2, store_arg_limit(c->args, "limit", 200, 500));
+    if (c->failed)
+        return -1;
+    cJSON *arr = json_arr();
+    int r;
+    while ((r = row(c, s)) == 1)
+        cJSON_AddItemToArray(arr, event_row(c, s, false));
+    *out = ok_obj();
+    json_set(*out, "events", arr);
+    return r < 0 ? -1 : 0;
+}
+
+static int do_x_events_page(struct ctx *c, cJSON **out)
+{
+    char *id = run_id_arg(c);
+    const char *cursor = arg_opt(c, "cursor");
+    int64_t after = 0;
+    if (!c->failed && cursor && *cursor && (!util_parse_i64(cursor, &after) || after < 0)) {
+        free(id);
+        return bad_input(c, "cursor is not a cursor returned by this store");
+    }
+    int limit = store_arg_limit(c->args, "limit", 200, 1000);
+    sqlite3_stmt *s = S(c, SQL_EVT_PAGE);
+    bt(c, s, 1, id);
+    free(id);
+    bi(c, s, 2, limit + 1);
+    bi(c, s, 3, after);
+    if (c->failed)
+        return -1;
+    cJSON *arr = json_arr();
+    int r, n = 0;
+    bool more = false;
+    while ((r = row(c, s)) == 1) {
+        if (n == limit) {
+            more = true;
+            break;
+        }
+        cJSON_AddItemToArray(arr, event_row(c, s, true));
+        n++;
+    }
+    *out = ok_obj();
+    json_set(*out, "items", arr);
+    /* nextCursor only when more rows exist; a tailing reader continues
+     * from its last item's cursor. */
+    const cJSON *last = cJSON_GetArrayItem(arr, n - 1);
+    if (more && last)
+        json_set_str(*out, "nextCursor", json_str(last, "cursor", ""));
+    else if (more && cursor && *cursor)
+        json_set_str(*out, "nextCursor", cursor);
+    else
+        json_set_null(*out, "nextCursor");
+    return r < 0 ? -1 : 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* extensions: meta, catalog, stats, LM cache                         */
+
+static const char SQL_SIG_GET[] = "SELECT json FROM dseSignatures WHERE signatureId = ?1";
+static const char SQL_SIG_INS[] =
+    "INSERT INTO dseSignatures (signatureId, json, createdAtMs, updatedAtMs) "
+    "VALUES (?1, ?2, ?3, ?3)";
+static const char SQL_SIG_UPD[] =
+    "UPDATE dseSignatures SET json = ?2, updatedAtMs = ?3 WHERE signatureId = ?1";
+static const char SQL_SIG_LIST[] =
+    "SELECT signatureId, updatedAtMs FROM dseSignatures ORDER BY signatureId";
+static const char SQL_ST_RECEIPTS[] =
+    "SELECT count(*) FROM receipts WHERE signatureId = ?1 AND createdAtMs >= ?2";
+static const char SQL_ST_ERRORS[] = "SELECT count(*) FROM receipts WHERE signatureId = ?1 "
+                                    "AND resultTag = 'Error' AND createdAtMs >= ?2";
+static const char SQL_ST_LAST_RC[] = "SELECT max(createdAtMs) FROM receipts WHERE signatureId = ?1";
+static const char SQL_ST_LAST_CR[] =
+    "SELECT max(createdAtMs) FROM dseCompileReports WHERE signatureId = ?1";
+/* Ops runs are few (one per loop run), so a newest-first walk that stops
+ * at the first run naming the signature is cheap. */
+static const char SQL_ST_LAST_RUN[] =
+    "SELECT runId FROM dseOpsRuns WHERE signatureIds IS NOT NULL AND EXISTS "
+    "(SELECT 1 FROM json_each(dseOpsRuns.signatureIds) WHERE value = ?1) "
+    "ORDER BY createdAtMs DESC, id DESC LIMIT 1";
+static const char SQL_ST_EXAMPLES[] = "SELECT count(*) FROM dseExamples WHERE signatureId = ?1";
+static const char SQL_LM_GET[] =
+    "SELECT model, response, createdAtMs, hits FROM dseLmCache WHERE key = ?1";
+static const char SQL_LM_HIT[] = "UPDATE dseLmCache SET hits = hits + 1 WHERE key = ?1";
+static const char SQL_LM_PUT[] =
+    "INSERT INTO dseLmCache (key, model, response, createdAtMs, hits) VALUES (?1, ?2, ?3, ?4, 0) "
+    "ON CONFLICT (key) DO NOTHING";
+
+static int do_x_changes(struct ctx *c, cJSON **out)
+{
+    sqlite3_stmt *s = S(c, SQL_COUNTER);
+    int r = row(c, s);
+    if (r < 0)
+        return -1;
+    *out = ok_obj();
+    json_set_num(*out, "counter", r ? (double)sqlite3_column_int64(s, 0) : 0);
+    return 0;
+}
+
+static const struct store_ops sqlite_ops; /* below */
+
+static int do_x_info(struct ctx *c, cJSON **out)
+{
+    cJSON *ch = NULL;
+    if (do_x_changes(c, &ch) < 0)
+        return -1;
+    *out = ok_obj();
+    json_set_str(*out, "backend", "sqlite");
+    json_set_num(*out, "schemaVersion", store_schema_version());
+    json_set_num(*out, "changeCounter", json_num(ch, "counter", 0));
+    cJSON_Delete(ch);
+    cJSON *ext = json_arr();
+    for (int op = 0; op < STORE_OP__COUNT; op++) {
+        const struct store_op_info *inf = store_op_info((enum store_op)op);
+        if (sqlite_ops.fn[op] && strncmp(inf->path, "dsex/", 5) == 0)
+            cJSON_AddItemToArray(ext, cJSON_CreateString(inf->path));
+    }
+    json_set(*out, "extensions", ext);
+    return 0;
+}
+
+static int do_x_sig_put(struct ctx *c, cJSON **out)
+{
+    const cJSON *sig = store_arg(c->args, "signature");
+    if (!cJSON_IsObject(sig))
+        return bad_input(c, "signature must be an object");
+    const char *id = nonempty(sig, "signatureId");
+    if (!id)
+        return bad_input(c, "signature.signatureId must be a non-empty string");
+    char *text = json_canonical(sig);
+    sqlite3_stmt *s = S(c, SQL_SIG_GET);
+    bt(c, s, 1, id);
+    int r = row(c, s);
+    bool changed = r == 1 && strcmp(col_str(s, 0), text) != 0;
+    if (s)
+        sqlite3_reset(s);
+    if (r < 0) {
+        free(text);
+        return -1;
+    }
+    if (r == 0 || changed) {
+        s = S(c, r == 0 ? SQL_SIG_INS : SQL_SIG_UPD);
+        bt(c, s, 1, id);
+        bt_own(c, s, 2, text);
+        bi(c, s, 3, c->now);
+        if (run(c, s) < 0)
+            return -1;
+    } else {
+        free(text);
+    }
+    *out = ok_obj();
+    json_set_bool(*out, "existed", r == 1);
+    /* changed: an existing entry was modified (a new one is existed:false). */
+    json_set_bool(*out, "changed", changed);
+    return 0;
+}
+
+static int do_x_sig_get(struct ctx *c, cJSON **out)
+{
+    const char *id = arg_req(c, "signatureId");
+    sqlite3_stmt *s = S(c, SQL_SIG_GET);
+    bt(c, s, 1, id);
+    int r = row(c, s);
+    if (r < 0)
+        return -1;
+    *out = ok_obj();
+    put(*out, "signature", r ? cj_json(c, s, 0) : cJSON_CreateNull());
+    return 0;
+}
+
+static int do_x_sig_list(struct ctx *c, cJSON **out)
+{
+    sqlite3_stmt *s = S(c, SQL_SIG_LIST);
+    if (!s)
+        return -1;
+    cJSON *arr = json_arr();
+    int r;
+    while ((r = row(c, s)) == 1) {
+        cJSON *o = json_obj();
+        put(o, "signatureId", cj_text(s, 0));
+        put(o, "updatedAtMs", cj_num(s, 1));
+        cJSON_AddItemToArray(arr, o);
+    }
+    *out = ok_obj();
+    json_set(*out, "signatures", arr);
+    return r < 0 ? -1 : 0;
+}
+
+/* One-value query helper: the first column of the first row as JSON. */
+static cJSON *scalar(struct ctx *c, const char *sql, const char *sig, bool has_since,
+                     int64_t since)
+{
+    sqlite3_stmt *s = S(c, sql);
+    bt(c, s, 1, sig);
+    if (has_since)
+        bi(c, s, 2, since);
+    int r = row(c, s);
+    cJSON *v = r == 1 ? (sqlite3_column_type(s, 0) == SQLITE_TEXT ? cj_text(s, 0) : cj_num(s, 0))
+                      : cJSON_CreateNull();
+    if (s)
+        sqlite3_reset(s);
+    return v;
+}
+
+static int do_x_sig_stats(struct ctx *c, cJSON **out)
+{
+    const char *sig = arg_req(c, "signatureId");
+    double since_in = arg_num(c, "sinceMs", false, NULL);
+    if (c->failed)
+        return -1;
+    int64_t since = isfinite(since_in) ? (int64_t)floor(since_in) : 0;
+    cJSON *o = ok_obj();
+    put(o, "receipts", scalar(c, SQL_ST_RECEIPTS, sig, true, since));
+    put(o, "errors", scalar(c, SQL_ST_ERRORS, sig, true, since));
+    put(o, "lastReceiptAtMs", scalar(c, SQL_ST_LAST_RC, sig, false, 0));
+    put(o, "lastCompileAtMs", scalar(c, SQL_ST_LAST_CR, sig, false, 0));
+    put(o, "lastRunId", scalar(c, SQL_ST_LAST_RUN, sig, false, 0));
+    put(o, "examples", scalar(c, SQL_ST_EXAMPLES, sig, false, 0));
+    *out = o;
+    return c->failed ? -1 : 0;
+}
+
+static int do_x_lm_get(struct ctx *c, cJSON **out)
+{
+    const char *key = arg_req(c, "key");
+    sqlite3_stmt *s = S(c, SQL_LM_GET);
+    bt(c, s, 1, key);
+    int r = row(c, s);
+    if (r < 0)
+        return -1;
+    if (!r) {
+        *out = ok_obj();
+        json_set_null(*out, "entry");
+        return 0;
+    }
+    cJSON *e = json_obj();
+    put(e, "model", cj_text(s, 0));
+    put(e, "response", cj_json(c, s, 1));
+    put(e, "createdAtMs", cj_num(s, 2));
+    int64_t hits = sqlite3_column_int64(s, 3);
+    sqlite3_reset(s);
+    if (!c->st->read_only) {
+        sqlite3_stmt *u = S(c, SQL_LM_HIT);
+        bt(c, u, 1, key);
+        if (run(c, u) == 0)
+            hits++;
+    }
+    json_set_num(e, "hits", (double)hits);
+    *out = ok_obj();
+    json_set(*out, "entry", e);
+    return c->failed ? -1 : 0;
+}
+
+static int do_x_lm_put(struct ctx *c, cJSON **out)
+{
+    const char *key = arg_req(c, "key");
+    const char *model = arg_opt(c, "model");
+    const cJSON *resp = arg_json_req(c, "response");
+    sqlite3_stmt *s = S(c, SQL_LM_PUT);
+    bt(c, s, 1, key);
+    bt(c, s, 2, model ? model : "");
+    bjson(c, s, 3, resp);
+    bi(c, s, 4, c->now);
+    if (run(c, s) < 0)
+        return -1;
+    *out = ok_obj();
+    json_set_bool(*out, "existed", changes(c) == 0);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* the operations table                                               */
+
+/* Which transaction each operation runs in.  Operator actions commit with
+ * synchronous=FULL; high-rate writes (receipts, LM cache, var space,
+ * blobs, ops events) with NORMAL, which in WAL mode is consistent after a
+ * crash but may lose the last commits on power loss. */
+#define SQLITE_OPS(X)                    \
+    X(artifacts_put, TX_FULL)            \
+    X(artifacts_get, TX_READ)            \
+    X(artifacts_list, TX_READ)           \
+    X(active_get, TX_READ)               \
+    X(active_set, TX_FULL)               \
+    X(active_clear, TX_FULL)             \
+    X(active_rollback, TX_FULL)          \
+    X(active_history, TX_READ)           \
+    X(canary_get, TX_READ)               \
+    X(canary_start, TX_FULL)             \
+    X(canary_stop, TX_FULL)              \
+    X(canary_history, TX_READ)           \
+    X(examples_put, TX_FULL)             \
+    X(examples_get, TX_READ)             \
+    X(examples_list, TX_READ)            \
+    X(compile_put, TX_FULL)              \
+    X(compile_get, TX_READ)              \
+    X(compile_list, TX_READ)             \
+    X(eval_put, TX_FULL)                 \
+    X(eval_get, TX_READ)                 \
+    X(eval_list, TX_READ)                \
+    X(receipts_record, TX_NORMAL)        \
+    X(receipts_get, TX_READ)             \
+    X(receipts_get_admin, TX_READ)       \
+    X(receipts_list_admin, TX_READ)      \
+    X(blobs_put, TX_NORMAL)              \
+    X(blobs_get, TX_READ)                \
+    X(blobs_get_admin, TX_READ)          \
+    X(var_get, TX_READ)                  \
+    X(var_put_json, TX_NORMAL)           \
+    X(var_put_blob, TX_NORMAL)           \
+    X(var_del, TX_NORMAL)                \
+    X(var_list, TX_READ)                 \
+    X(runs_start, TX_FULL)               \
+    X(runs_event, TX_NORMAL)             \
+    X(runs_finish, TX_FULL)              \
+    X(runs_list, TX_READ)                \
+    X(runs_get, TX_READ)                 \
+    X(runs_events, TX_READ)              \
+    X(x_info, TX_READ)                   \
+    X(x_changes, TX_READ)                \
+    X(x_sig_put, TX_FULL)                \
+    X(x_sig_get, TX_READ)                \
+    X(x_sig_list, TX_READ)               \
+    X(x_sig_stats, TX_READ)              \
+    X(x_receipts_page, TX_READ)          \
+    X(x_receipts_batch, TX_NORMAL)       \
+    X(x_examples_page, TX_READ)          \
+    X(x_examples_import, TX_FULL)        \
+    X(x_examples_delete, TX_FULL)        \
+    X(x_examples_counts, TX_READ)        \
+    X(x_events_page, TX_READ)            \
+    X(x_lm_get, TX_LMGET)                \
+    X(x_lm_put, TX_NORMAL)
+
+#define SQ_WRAP(id, mode)                                                                  \
+    static int op_##id(struct store *st, const cJSON *a, cJSON **o, struct dse_err *e)     \
+    {                                                                                      \
+        return run_op(st, a, o, e, do_##id, mode, STORE_OP_##id);                          \
+    }
+SQLITE_OPS(SQ_WRAP)
+#undef SQ_WRAP
+
+static uint64_t sq_poll(struct store *st);
+static void sq_close(struct store *st);
+
+static const struct store_ops sqlite_ops = {
+    .backend = "sqlite",
+    .fn = {
+#define SQ_FN(id, mode) [STORE_OP_##id] = op_##id,
+        SQLITE_OPS(SQ_FN)
+#undef SQ_FN
+    },
+    .poll_changes = sq_poll,
+    .close = sq_close,
+};
+
+static uint64_t sq_poll(struct store *st)
+{
+    struct sq *q = st->impl;
+    struct dse_err err;
+    struct ctx c = {.st = st, .q = q, .err = &err, .what = "poll_changes"};
+    sqlite3_stmt *s = S(&c, SQL_DATA_VERSION);
+    if (row(&c, s) != 1)
+        return 0;
+    uint64_t v = (uint64_t)sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    /* Both terms only grow, so the sum moves whenever either does. */
+    return v + q->own_commits + 1;
+}
+
+static void sq_free(struct sq *q)
+{
+    if (!q)
+        return;
+    if (q->db) {
+        sqlite3_stmt *s;
+        while ((s = sqlite3_next_stmt(q->db, NULL)) != NULL)
+            sqlite3_finalize(s);
+        sqlite3_close(q->db);
+    }
+    free(q);
+}
+
+static void sq_close(struct store *st)
+{
+    sq_free(st->impl);
+    st->impl = NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* opening and migrations                                             */
+
+struct migration {
+    int version;
+    const char *path;
+    const char *sql;
+};
+
+/* Embedded db/migrations/NNN_name.sql, ordered by version. */
+static int migrations(struct migration *out, int cap)
+{
+    int n = 0;
+    static const char prefix[] = "db/migrations/";
+    for (const struct embedded_file *f = embedded_files; f->path; f++) {
+        if (strncmp(f->path, prefix, sizeof prefix - 1) != 0)
+            continue;
+        const char *base = f->path + sizeof prefix - 1;
+        size_t blen = strlen(base);
+        if (blen < 5 || strcmp(base + blen - 4, ".sql") != 0)
+            continue;
+        int v = atoi(base);
+        if (v <= 0 || n >= cap)
+            continue;
+        int k = n++;
+        while (k > 0 && out[k - 1].version > v) {
+            out[k] = out[k - 1];
+            k--;
+        }
+        out[k] = (struct migration){.version = v, .path = f->path, .sql = f->data};
+    }
+    return n;
 }
 
 int store_schema_version(void)
 {
-    return 1;
+    struct migration m[64];
+    int n = migrations(m, 64);
+    return n ? m[n - 1].version : 0;
+}
+
+static bool is_not_db(int rc)
+{
+    rc &= 0xff;
+    return rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT;
+}
+
+/* Read user_version and whether our meta table exists, through a
+ * read-only connection so an unusable file is never touched.
+ * Returns 0, or -1 with err set. */
+static int probe(const char *path, int *version, bool *has_meta, int *ntables,
+                 struct dse_err *err)
+{
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+    if (rc == SQLITE_OK)
+        sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
+    sqlite3_stmt *s = NULL;
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(db,
+                                "SELECT (SELECT user_version FROM pragma_user_version), "
+                                "(SELECT count(*) FROM sqlite_master WHERE type = 'table'), "
+                                "(SELECT count(*) FROM sqlite_master WHERE type = 'table' "
+                                "AND name = 'dseMeta')",
+                                -1, &s, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW) {
+            *version = sqlite3_column_int(s, 0);
+            *ntables = sqlite3_column_int(s, 1);
+            *has_meta = sqlite3_column_int(s, 2) > 0;
+            rc = SQLITE_OK;
+        }
+    }
+    char msg[256];
+    snprintf(msg, sizeof msg, "%s", db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    if (rc == SQLITE_OK)
+        return 0;
+    if (is_not_db(rc))
+        return dse_fail(err, "not_a_database", "%s is not a dse store: %s", path, msg);
+    return dse_fail(err, "storage_error", "cannot read %s: %s", path, msg);
+}
+
+static int check_version(const char *path, int version, bool has_meta, int ntables,
+                         struct dse_err *err)
+{
+    int mine = store_schema_version();
+    if (version > mine)
+        return dse_fail(err, "schema_too_new",
+                        "%s has schema version %d but this dse build knows only up to %d; "
+                        "use a newer dse (the file was not modified)",
+                        path, version, mine);
+    if (version > 0 && !has_meta)
+        return dse_fail(err, "not_a_database",
+                        "%s is an SQLite database of another application (user_version %d, "
+                        "no dse tables)",
+                        path, version);
+    if (version == 0 && ntables > 0)
+        return dse_fail(err, "not_a_database",
+                        "%s is an SQLite database of another application (it has tables but "
+                        "no dse schema version)",
+                        path);
+    return 0;
+}
+
+static int exec_sql(sqlite3 *db, const char *sql, const char *path, const char *doing,
+                    struct dse_err *err)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+    if (rc == SQLITE_OK)
+        return 0;
+    dse_fail(err, is_not_db(rc) ? "not_a_database" : "storage_error", "%s: %s while %s: %s", path,
+             sqlite3_errstr(rc), doing, msg ? msg : sqlite3_errmsg(db));
+    sqlite3_free(msg);
+    return -1;
+}
+
+static int read_version(sqlite3 *db, int *version)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW) {
+            *version = sqlite3_column_int(s, 0);
+            rc = SQLITE_OK;
+        }
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/* Forward migrations in one IMMEDIATE transaction; the version is read
+ * again under the write lock in case another process migrated first. */
+static int migrate(struct sq *q, struct dse_err *err)
+{
+    const char *path = q->path;
+    if (exec_sql(q->db, "PRAGMA synchronous=FULL", path, "setting synchronous", err) < 0)
+        return -1;
+    q->sync_full = 1;
+    if (exec_sql(q->db, "BEGIN IMMEDIATE", path, "starting the migration transaction", err) < 0)
+        return -1;
+    int version = 0;
+    int rc = read_version(q->db, &version);
+    if (rc != SQLITE_OK) {
+        sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+        return dse_fail(err, is_not_db(rc) ? "not_a_database" : "storage_error",
+                        "%s: %s while reading the schema version", path, sqlite3_errmsg(q->db));
+    }
+    int mine = store_schema_version();
+    if (version > mine) {
+        sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+        return check_version(path, version, true, 1, err);
+    }
+    struct migration m[64];
+    int n = migrations(m, 64);
+    for (int i = 0; i < n; i++) {
+        if (m[i].version <= version)
+            continue;
+        char doing[200];
+        snprintf(doing, sizeof doing, "applying %s", m[i].path);
+        if (exec_sql(q->db, m[i].sql, path, doing, err) < 0) {
+            sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+            return -1;
+        }
+        /* PRAGMA takes no bound parameters; the value is our own integer. */
+        char pragma[64];
+        snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", m[i].version);
+        if (exec_sql(q->db, pragma, path, "setting user_version", err) < 0) {
+            sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+            return -1;
+        }
+    }
+    if (exec_sql(q->db, "COMMIT", path, "committing the migration", err) < 0) {
+        sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    return 0;
+}
+
+struct store *store_open_sqlite(const char *path, unsigned flags, struct dse_err *err)
+{
+    if (!path || !*path)
+        return dse_fail(err, "invalid_input", "no store path given"), NULL;
+    bool mem = strcmp(path, ":memory:") == 0;
+    bool ro = (flags & STORE_READ_ONLY) != 0;
+    if (strlen(path) >= sizeof(((struct sq *)0)->path))
+        return dse_fail(err, "invalid_input", "store path is too long"), NULL;
+    if (!mem) {
+        struct stat sb;
+        if (stat(path, &sb) != 0) {
+            if (errno != ENOENT)
+                return dse_fail(err, "storage_error", "cannot access %s: %s", path,
+                                strerror(errno)),
+                       NULL;
+            if (flags & (STORE_NO_CREATE | STORE_READ_ONLY))
+                return dse_fail(err, "store_not_found",
+                                "no dse store at %s (run `dse init` to create one)", path),
+                       NULL;
+            if (util_mkdirs_for(path) < 0)
+                return dse_fail(err, "storage_error", "cannot create the directory for %s: %s",
+                                path, strerror(errno)),
+                       NULL;
+        } else {
+            if (S_ISDIR(sb.st_mode))
+                return dse_fail(err, "not_a_database", "%s is a directory, not a dse store",
+                                path),
+                       NULL;
+            int version = 0, ntables = 0;
+            bool has_meta = false;
+            if (probe(path, &version, &has_meta, &ntables, err) < 0 ||
+                check_version(path, version, has_meta, ntables, err) < 0)
+                return NULL;
+        }
+    }
+
+    struct sq *q = xcalloc(1, sizeof *q);
+    snprintf(q->path, sizeof q->path, "%s", path);
+    q->sync_full = -1;
+    int oflags = ro ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    int rc = sqlite3_open_v2(path, &q->db, oflags, NULL);
+    if (rc != SQLITE_OK) {
+        dse_fail(err, "storage_error", "cannot open %s: %s", path,
+                 q->db ? sqlite3_errmsg(q->db) : sqlite3_errstr(rc));
+        sq_free(q);
+        return NULL;
+    }
+    sqlite3_extended_result_codes(q->db, 1);
+    sqlite3_busy_timeout(q->db, BUSY_TIMEOUT_MS);
+
+    if (ro) {
+        int version = 0;
+        rc = read_version(q->db, &version);
+        if (rc != SQLITE_OK) {
+            dse_fail(err, is_not_db(rc) ? "not_a_database" : "storage_error", "%s: %s", path,
+                     sqlite3_errmsg(q->db));
+            sq_free(q);
+            return NULL;
+        }
+        if (version < store_schema_version()) {
+            dse_fail(err, "needs_migration",
+                     "%s has schema version %d and this dse needs %d; open it once without "
+                     "--read-only to migrate",
+                     path, version, store_schema_version());
+            sq_free(q);
+            return NULL;
+        }
+    } else {
+        /* journal_mode=WAL persists in the file; it is set only after the
+         * version check above, so a refused file is never rewritten. */
+        if (exec_sql(q->db, "PRAGMA journal_mode=WAL", path, "enabling WAL", err) < 0 ||
+            migrate(q, err) < 0) {
+            sq_free(q);
+            return NULL;
+        }
+    }
+
+    struct store *st = xcalloc(1, sizeof *st);
+    char desc[512];
+    snprintf(desc, sizeof desc, "sqlite:%s", path);
+    store_base_init(st, &sqlite_ops, q, desc, flags);
+    return st;
 }
