@@ -48,6 +48,12 @@ struct predict_result {
     int lm_calls;           /* provider calls + cache hits */
     int cache_hits;
     int64_t duration_ms;
+    /* Added: the policy that served the call (predict_live: after routing;
+     * predict_run: the compiled_id given) and, for rlm_lite.v1, the trace
+     * document that was written as a blob (owned; NULL otherwise). */
+    char compiled_id[HASH_ID_LEN + 1];
+    bool canary;
+    cJSON *trace;
 };
 
 /* Resolve the policy for (signature, thread) exactly as reference §3:
@@ -76,5 +82,36 @@ int predict_live(struct store *st, struct lm_client *lm, const cJSON *signature,
                  struct predict_result *res, struct dse_err *err);
 
 void predict_result_free(struct predict_result *res);
+
+/* predict_live with options.  `blobs` ([{id?, text, mime?}], may be NULL) are
+ * written to the store's blob scope (threadId, runId) before the run, so
+ * BlobRefs in the input resolve. */
+struct predict_live_opts {
+    const cJSON *blobs;
+};
+int predict_live_ex(struct store *st, struct lm_client *lm, const cJSON *signature,
+                    const char *thread_id, const char *run_id, const cJSON *input,
+                    const struct predict_live_opts *opts, struct predict_result *res,
+                    struct dse_err *err);
+
+/* ---- params helpers (shared by the strategies) ----
+ *
+ * The model settings for a role ("main", "sub", "repair", "judge"):
+ * params.model overlaid field by field with params.modelRoles[role]. */
+struct predict_model {
+    char model_id[128];   /* "" = the client's default */
+    bool has_temperature;
+    double temperature;
+    bool has_top_p;
+    double top_p;
+    int max_tokens;       /* 0 = unset */
+};
+void predict_model_resolve(const cJSON *params, const char *role, struct predict_model *out);
+/* {modelId?, temperature?, topP?, maxTokens?} (receipt.model). */
+cJSON *predict_model_json(const struct predict_model *m);
+
+/* Receipt fields of the few-shot extension: params.fewShot.demos
+ * ([{id, input, output}]) are rendered after the authored demos; see
+ * render.h for the exact selection rule. */
 
 #endif

@@ -127,6 +127,7 @@ struct rlm_loop {
     /* out (caller frees) */
     cJSON *output;            /* decoded, schema-valid output on success */
     cJSON *trace;             /* receipt.rlmTrace {blob, eventCount} when written */
+    cJSON *trace_doc;         /* the trace document itself (always set) */
     int iterations;           /* iterations run */
 };
 
