@@ -304,30 +304,60 @@ static int fail_value(struct vctx *c, const cJSON *allowed_list, const cJSON *si
     return -1;
 }
 
+/* const/enum equality; scalars compare directly (the common case is a
+ * string against a list of strings), containers by canonical form. */
+static bool same_value(const cJSON *a, const cJSON *b)
+{
+    if (cJSON_IsString(a) || cJSON_IsString(b))
+        return cJSON_IsString(a) && cJSON_IsString(b) && !strcmp(a->valuestring, b->valuestring);
+    if (cJSON_IsNumber(a) || cJSON_IsNumber(b))
+        return cJSON_IsNumber(a) && cJSON_IsNumber(b) && a->valuedouble == b->valuedouble;
+    if (cJSON_IsBool(a) || cJSON_IsNull(a))
+        return (a->type & 0xff) == (b->type & 0xff);
+    return json_equal(a, b);
+}
+
 static const char *const annotations[] = {
     "$schema", "$id", "$comment", "title", "description", "default", "examples",
     "format", "readOnly", "writeOnly", "definitions", "$defs",
 };
-static const char *const keywords[] = {
+/* Indexes into keywords[] (same order). */
+enum kw {
+    K_TYPE, K_PROPERTIES, K_REQUIRED, K_ADDL, K_ENUM, K_CONST, K_ANYOF, K_ONEOF, K_ITEMS,
+    K_MINITEMS, K_MAXITEMS, K_MINLEN, K_MAXLEN, K_MIN, K_MAX, K_XMIN, K_XMAX, K_REF, K__COUNT
+};
+static const char *const keywords[K__COUNT] = {
     "type", "properties", "required", "additionalProperties", "enum", "const", "anyOf",
     "oneOf", "items", "minItems", "maxItems", "minLength", "maxLength", "minimum",
     "maximum", "exclusiveMinimum", "exclusiveMaximum", "$ref",
 };
 
-static bool in_list(const char *k, const char *const *list, size_t n)
+/* Index of k in list, or -1.  The first-byte test skips most calls. */
+static int list_index(const char *k, const char *const *list, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if (!strcmp(k, list[i]))
-            return true;
-    return false;
+        if (k[0] == list[i][0] && !strcmp(k, list[i]))
+            return (int)i;
+    return -1;
 }
 
-static const char *unknown_keyword(const cJSON *schema)
+static bool in_list(const char *k, const char *const *list, size_t n)
 {
+    return list_index(k, list, n) >= 0;
+}
+
+/* One pass over a schema object: kw[i] = the member for keywords[i] (the
+ * last one when repeated, as JSON.parse keeps it).  Returns the first
+ * unsupported keyword, or NULL. */
+static const char *scan_keywords(const cJSON *schema, const cJSON *kw[K__COUNT])
+{
+    memset(kw, 0, sizeof(*kw) * K__COUNT);
     for (const cJSON *k = schema->child; k; k = k->next) {
         const char *name = k->string ? k->string : "";
-        if (!in_list(name, keywords, ARRAY_LEN(keywords)) &&
-            !in_list(name, annotations, ARRAY_LEN(annotations)))
+        int i = list_index(name, keywords, K__COUNT);
+        if (i >= 0)
+            kw[i] = k;
+        else if (!in_list(name, annotations, ARRAY_LEN(annotations)))
             return name;
     }
     return NULL;
@@ -353,9 +383,8 @@ static const cJSON *resolve_ref(const cJSON *root, const char *ref)
     return t && (cJSON_IsObject(t) || cJSON_IsBool(t)) ? t : NULL;
 }
 
-static bool get_count(const cJSON *schema, const char *key, double *out, bool *bad)
+static bool get_count(const cJSON *v, double *out, bool *bad)
 {
-    const cJSON *v = json_get(schema, key);
     if (!v)
         return false;
     if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < 0) {
@@ -366,9 +395,8 @@ static bool get_count(const cJSON *schema, const char *key, double *out, bool *b
     return true;
 }
 
-static bool get_number(const cJSON *schema, const char *key, double *out, bool *bad)
+static bool get_number(const cJSON *v, double *out, bool *bad)
 {
-    const cJSON *v = json_get(schema, key);
     if (!v)
         return false;
     if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble)) {
@@ -454,11 +482,12 @@ static int alternatives(struct vctx *c, const cJSON *alts, bool one, const cJSON
     return -1;
 }
 
-static int object_node(struct vctx *c, const cJSON *schema, const cJSON *v, int depth, cJSON **out)
+static int object_node(struct vctx *c, const cJSON *const *kw, const cJSON *v, int depth,
+                       cJSON **out)
 {
-    const cJSON *props = json_get(schema, "properties");
-    const cJSON *addl = json_get(schema, "additionalProperties");
-    const cJSON *req = json_get(schema, "required");
+    const cJSON *props = kw[K_PROPERTIES];
+    const cJSON *addl = kw[K_ADDL];
+    const cJSON *req = kw[K_REQUIRED];
     if (props && !cJSON_IsObject(props))
         return fail_schema(c, "properties must be an object");
     if (addl && !cJSON_IsObject(addl) && !cJSON_IsBool(addl))
@@ -540,18 +569,19 @@ static int object_node(struct vctx *c, const cJSON *schema, const cJSON *v, int 
     return 0;
 }
 
-static int array_node(struct vctx *c, const cJSON *schema, const cJSON *v, int depth, cJSON **out)
+static int array_node(struct vctx *c, const cJSON *const *kw, const cJSON *v, int depth,
+                      cJSON **out)
 {
     bool bad = false;
     double lim;
     int n = cJSON_GetArraySize(v);
-    if (get_count(schema, "minItems", &lim, &bad) && n < lim)
+    if (get_count(kw[K_MINITEMS], &lim, &bad) && n < lim)
         return fail_other(c, "expected at least %.0f items, got %d", lim, n);
-    if (get_count(schema, "maxItems", &lim, &bad) && n > lim)
+    if (get_count(kw[K_MAXITEMS], &lim, &bad) && n > lim)
         return fail_other(c, "expected at most %.0f items, got %d", lim, n);
     if (bad)
         return fail_schema(c, "minItems/maxItems must be non-negative numbers");
-    const cJSON *items = json_get(schema, "items");
+    const cJSON *items = kw[K_ITEMS];
     if (items && !cJSON_IsObject(items) && !cJSON_IsBool(items))
         return fail_schema(c, "items must be a schema (tuple form is not supported)");
     cJSON *a = out ? json_arr() : NULL;
@@ -594,11 +624,12 @@ static int node(struct vctx *c, const cJSON *schema, const cJSON *v, int depth, 
     }
     if (!cJSON_IsObject(schema))
         return fail_schema(c, "a schema must be an object or a boolean");
-    const char *unk = unknown_keyword(schema);
+    const cJSON *kw[K__COUNT];
+    const char *unk = scan_keywords(schema, kw);
     if (unk)
         return fail_schema(c, "unsupported keyword \"%s\"", unk);
 
-    const cJSON *ref = json_get(schema, "$ref");
+    const cJSON *ref = kw[K_REF];
     if (ref) {
         if (!cJSON_IsString(ref))
             return fail_schema(c, "$ref must be a string");
@@ -608,20 +639,20 @@ static int node(struct vctx *c, const cJSON *schema, const cJSON *v, int depth, 
         return node(c, target, v, depth + 1, out);
     }
 
-    const cJSON *type = json_get(schema, "type");
+    const cJSON *type = kw[K_TYPE];
     if (type && check_type(c, type, v) < 0)
         return -1;
 
-    const cJSON *cst = json_get(schema, "const");
-    if (cst && !json_equal(cst, v))
+    const cJSON *cst = kw[K_CONST];
+    if (cst && !same_value(cst, v))
         return fail_value(c, NULL, cst, v);
-    const cJSON *en = json_get(schema, "enum");
+    const cJSON *en = kw[K_ENUM];
     if (en) {
         if (!cJSON_IsArray(en) || !en->child)
             return fail_schema(c, "enum must be a non-empty array");
         bool found = false;
         for (const cJSON *e = en->child; e && !found; e = e->next)
-            found = json_equal(e, v);
+            found = same_value(e, v);
         if (!found)
             return fail_value(c, en, NULL, v);
     }
@@ -630,9 +661,9 @@ static int node(struct vctx *c, const cJSON *schema, const cJSON *v, int depth, 
     double lim;
     if (cJSON_IsString(v)) {
         size_t len = util_utf8_len(v->valuestring, strlen(v->valuestring));
-        if (get_count(schema, "minLength", &lim, &bad) && (double)len < lim)
+        if (get_count(kw[K_MINLEN], &lim, &bad) && (double)len < lim)
             return fail_other(c, "expected at least %.0f characters, got %zu", lim, len);
-        if (get_count(schema, "maxLength", &lim, &bad) && (double)len > lim)
+        if (get_count(kw[K_MAXLEN], &lim, &bad) && (double)len > lim)
             return fail_other(c, "expected at most %.0f characters, got %zu", lim, len);
         if (bad)
             return fail_schema(c, "minLength/maxLength must be non-negative numbers");
@@ -640,29 +671,29 @@ static int node(struct vctx *c, const cJSON *schema, const cJSON *v, int depth, 
         double d = v->valuedouble;
         char num[32];
         json_format_number(d, num);
-        if (get_number(schema, "minimum", &lim, &bad) && !(d >= lim))
+        if (get_number(kw[K_MIN], &lim, &bad) && !(d >= lim))
             return fail_other(c, "expected a number >= %g, got %s", lim, num);
-        if (get_number(schema, "maximum", &lim, &bad) && !(d <= lim))
+        if (get_number(kw[K_MAX], &lim, &bad) && !(d <= lim))
             return fail_other(c, "expected a number <= %g, got %s", lim, num);
-        if (get_number(schema, "exclusiveMinimum", &lim, &bad) && !(d > lim))
+        if (get_number(kw[K_XMIN], &lim, &bad) && !(d > lim))
             return fail_other(c, "expected a number > %g, got %s", lim, num);
-        if (get_number(schema, "exclusiveMaximum", &lim, &bad) && !(d < lim))
+        if (get_number(kw[K_XMAX], &lim, &bad) && !(d < lim))
             return fail_other(c, "expected a number < %g, got %s", lim, num);
         if (bad)
             return fail_schema(c, "minimum/maximum must be finite numbers");
     }
 
-    const cJSON *any = json_get(schema, "anyOf");
-    const cJSON *one = json_get(schema, "oneOf");
+    const cJSON *any = kw[K_ANYOF];
+    const cJSON *one = kw[K_ONEOF];
     if (any && one)
         return fail_schema(c, "anyOf and oneOf in one schema are not supported");
     if (any || one)
         return alternatives(c, any ? any : one, one != NULL, v, depth, out);
 
     if (cJSON_IsObject(v))
-        return object_node(c, schema, v, depth, out);
+        return object_node(c, kw, v, depth, out);
     if (cJSON_IsArray(v))
-        return array_node(c, schema, v, depth, out);
+        return array_node(c, kw, v, depth, out);
     if (out)
         *out = json_dup(v);
     return 0;
@@ -757,7 +788,7 @@ static int check_node(struct cctx *c, const cJSON *s, int depth, struct dse_err 
         return check_fail(c, err, "a schema must be an object or a boolean");
     for (const cJSON *k = s->child; k; k = k->next) {
         const char *name = k->string ? k->string : "";
-        if (!in_list(name, keywords, ARRAY_LEN(keywords)) &&
+        if (!in_list(name, keywords, K__COUNT) &&
             !in_list(name, annotations, ARRAY_LEN(annotations))) {
             char buf[160];
             snprintf(buf, sizeof buf, "unsupported keyword \"%.100s\"", name);
