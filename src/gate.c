@@ -257,13 +257,16 @@ int gate_canary_start(struct store *st, const struct canary_start_opts *o,
     cJSON_Delete(sig);
     if (rc < 0)
         return -1;
-    if (!o->skip_gate) {
+    if (o->pre_gated) {
+        res->gate = *o->pre_gated;
+        res->gated = true;
+    } else if (!o->skip_gate) {
         if (gate_check(st, &o->gate, &res->gate, err) < 0)
             return -1;
         res->gated = true;
     }
     char reason[600];
-    if (o->skip_gate)
+    if (o->skip_gate && !o->pre_gated)
         snprintf(reason, sizeof reason, "skip-gate%s%s", o->reason && *o->reason ? ": " : "",
                  o->reason ? o->reason : "");
     else if (o->reason && *o->reason)

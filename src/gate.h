@@ -82,6 +82,9 @@ struct canary_start_opts {
     double max_error_rate;       /* NaN -> store default (0.2) */
     const char *salt;            /* NULL/"" -> random */
     bool skip_gate;
+    /* The caller already ran the gate (seeded control first): do not run
+     * it again; its numbers go into the reason.  NULL = gate here. */
+    const struct gate_result *pre_gated;
     const char *reason;          /* optional */
 };
 void canary_start_opts_init(struct canary_start_opts *o);
