@@ -218,7 +218,7 @@ unsigned server_status_for(const char *code)
     if (strncmp(code, "invalid_", 8) == 0)
         return 400;
     static const char *const storage[] = {"sqlite", "storage", "internal", "io_", "busy",
-                                          "corrupt", "disk", "schema_", "store_"};
+                                          "corrupt", "disk", "schema_", "store_", "database"};
     for (size_t i = 0; i < ARRAY_LEN(storage); i++)
         if (strstr(code, storage[i]))
             return 500;
@@ -906,6 +906,7 @@ int server_run(const struct server_config *cfg, struct dse_err *err)
     unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
                      (la.v6 ? MHD_USE_IPv6 : 0);
     struct MHD_OptionItem opts[] = {
+        {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_logger, &s}, /* first, or MHD warns */
         {MHD_OPTION_SOCK_ADDR, 0, &la.ss},
         {MHD_OPTION_CONNECTION_LIMIT,
          cfg->max_connections ? cfg->max_connections : SERVER_DEFAULT_MAX_CONNECTIONS, NULL},
@@ -915,7 +916,6 @@ int server_run(const struct server_config *cfg, struct dse_err *err)
         {MHD_OPTION_THREAD_POOL_SIZE, threads, NULL},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, &s},
         {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, &s},
-        {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_logger, &s},
         {MHD_OPTION_END, 0, NULL},
     };
     s.daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, &s, MHD_OPTION_ARRAY, opts,
@@ -959,6 +959,7 @@ int server_run(const struct server_config *cfg, struct dse_err *err)
             break;
         struct timespec ts = {0, 20 * 1000000L};
         nanosleep(&ts, NULL);
+        watchdog(&s); /* a trickling upload must not hold the stop up */
     }
     MHD_stop_daemon(s.daemon);
     if (lfd != MHD_INVALID_SOCKET)
