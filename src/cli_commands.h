@@ -10,6 +10,10 @@
 
 #define CLI_COMMANDS(X)                                                                \
     X("console", cmd_console, "Open the full-screen operator console (default)")       \
+    X("init", cmd_init, "Create the store and load the signature catalog")             \
+    X("signatures", cmd_signatures, "List signatures with their active pointer")       \
+    X("examples", cmd_examples, "import | export | list | put | show dataset examples")\
+    X("dataset", cmd_dataset, "hash: print a signature's datasetHash")                 \
     X("active", cmd_active, "show | set | clear | rollback | history of the pointer")  \
     X("rollback", cmd_rollback, "Roll the active pointer back (reference rules)")      \
     X("artifacts", cmd_artifacts, "list | show compiled artifacts")                    \
