@@ -41,6 +41,7 @@ struct vctx {
     struct sbuf path;   /* current value path, "$.a[0]" */
     bool schema_bad;    /* the failure is the schema's fault */
     char schema_msg[300];
+    char schema_at[200]; /* value path where the schema problem showed */
     struct verr e;
 };
 
@@ -203,6 +204,7 @@ static int fail_schema(struct vctx *c, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(c->schema_msg, sizeof c->schema_msg, fmt, ap);
         va_end(ap);
+        copy_cut(c->schema_at, sizeof c->schema_at, c->path.s ? c->path.s : "$");
     }
     c->schema_bad = true;
     return -1;
@@ -538,8 +540,13 @@ static int object_node(struct vctx *c, const cJSON *const *kw, const cJSON *v, i
         const char *key = k->string ? k->string : "";
         if (props && json_get(props, key))
             continue;
+        /* a key named only in "required" is declared too: keep it, so a
+         * decoded value always validates */
+        bool in_req = false;
+        for (const cJSON *r = req ? req->child : NULL; r && !in_req; r = r->next)
+            in_req = cJSON_IsString(r) && !strcmp(r->valuestring, key);
         if (addl && cJSON_IsFalse(addl)) {
-            if (c->decode)
+            if (c->decode && !in_req)
                 continue; /* decoding drops unknown keys */
             size_t mark = path_push_key(c, key);
             fail_other(c, "unknown property (additionalProperties is false)");
@@ -561,7 +568,7 @@ static int object_node(struct vctx *c, const cJSON *const *kw, const cJSON *v, i
                 cJSON_AddItemToObject(o, key, sub);
             continue;
         }
-        if (o && (keep_extra || !c->decode))
+        if (o && (keep_extra || in_req || !c->decode))
             cJSON_AddItemToObject(o, key, json_dup(k));
     }
     if (out)
@@ -711,8 +718,7 @@ static int run(const cJSON *schema, const cJSON *value, bool decode, cJSON **out
     int rc = node(&c, schema, value, 0, out);
     if (rc < 0) {
         if (c.schema_bad) {
-            dse_fail(err, "invalid_schema", "%s (at value path %s)", c.schema_msg,
-                     c.path.s ? c.path.s : "$");
+            dse_fail(err, "invalid_schema", "%s (at value path %s)", c.schema_msg, c.schema_at);
         } else {
             char msg[480];
             verr_format(&c.e, msg, sizeof msg);

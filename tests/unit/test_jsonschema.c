@@ -211,6 +211,10 @@ static void test_hostile_schemas(void **state)
     /* self-referencing $ref: bounded, a schema error */
     check("{\"$ref\":\"#/definitions/a\",\"definitions\":{\"a\":{\"$ref\":\"#/definitions/a\"}}}", "1", 0);
     assert_string_equal(last_code, "invalid_schema");
+    /* a schema error says where in the value it showed */
+    assert_string_equal(check("{\"properties\":{\"a\":{\"items\":{\"type\":\"strung\"}}}}", "{\"a\":[1]}", 0),
+                        "unknown type \"strung\" (at value path $.a[0])");
+    assert_string_equal(last_code, "invalid_schema");
     /* unresolvable and external refs */
     check("{\"$ref\":\"http://example.com/x\"}", "1", 0);
     assert_string_equal(last_code, "invalid_schema");
