@@ -251,10 +251,12 @@ static int parse_globals(struct cli_ctx *ctx, int argc, char **argv)
             ctx->quiet = true;
         else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             print_help(stdout);
-            return -EXIT_OK;
+            fflush(stdout);
+            exit(EXIT_OK);
         } else if (!strcmp(a, "--version")) {
             printf("dse %s\n", DSE_VERSION);
-            return -EXIT_OK;
+            fflush(stdout);
+            exit(EXIT_OK);
         } else {
             char *s = sanitize_str(a, 0);
             fprintf(stderr, "dse: unknown option %s (see `dse --help`)\n", s);

@@ -57,12 +57,12 @@ int cli_report(const struct dse_err *err);
  *       {0}};
  *   int n = cli_parse(ctx, argc, argv, opts, "dse examples list --signature ID",
  *                     "List a signature's examples.", &pos);
- *   if (n < 0) return -n;      // usage error (EXIT_USAGE) or --help (EXIT_OK)
+ *   if (n < 0) return -n;      // usage error: -EXIT_USAGE
  *
  * `--name value`, `--name=value` and `-s value` are accepted; global options
  * (--json, --db, ...) are also accepted after the command.  `--help`/`-h`
- * prints the usage, the description and the option table, and returns
- * -EXIT_OK.  An unknown option or a missing value prints a one-line error
+ * prints the usage, the description and the option table, and exits the
+ * process with status 0 (call cli_parse before opening anything).  An unknown option or a missing value prints a one-line error
  * naming it plus the usage line and returns -EXIT_USAGE.  On success the
  * return value is the number of positional arguments, collected in *pos
  * (pointers into argv; pos[0] is the first argument after the command). */

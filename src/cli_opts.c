@@ -142,9 +142,12 @@ int cli_parse(struct cli_ctx *ctx, int argc, char **argv, const struct cli_opt *
             continue;
         }
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            /* Help ends the command; nothing has been opened yet. */
             print_usage(usage, description, opts);
             free(positional);
-            return -EXIT_OK;
+            free(ctx->positional);
+            fflush(stdout);
+            exit(EXIT_OK);
         }
         const struct cli_opt *o;
         const char *inline_val = NULL;
