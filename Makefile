@@ -57,7 +57,7 @@ TEST_BIN := $(TEST_C:tests/unit/%.c=$(BUILD)/tests/%)
 LIB := $(BUILD)/libdse.a
 BIN := $(BUILD)/dse
 
-.PHONY: all deps test unit-test script-test run demo asan install uninstall clean bench check-long fuzz
+.PHONY: all deps test unit-test script-test run demo asan install uninstall clean bench check-long fuzz fuzz-build
 all: $(BIN)
 
 # ---- dependencies -------------------------------------------------------
@@ -147,8 +147,44 @@ asan:
 	$(MAKE) BUILD=build/asan OPT="-O1 -g" \
 	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
 
-bench: $(BIN)
-	@DSE_BIN=$(CURDIR)/$(BIN) DSE_SRCDIR=$(CURDIR) tests/bench/run.sh
+# Benchmarks: tests/bench/*.c are built against libdse.a (+ test support
+# code) and driven by tests/bench/run.sh, which prints and saves the table.
+BENCH_C   := $(wildcard tests/bench/*.c)
+BENCH_BIN := $(BENCH_C:tests/bench/%.c=$(BUILD)/bench/%)
+
+$(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(TSUP_O) $(LIB)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(OPT) $(SAN) -o $@ $< $(TSUP_O) $(LIB) $(LDLIBS_ALL) $(CMOCKA_LIBS)
+
+bench: $(BIN) $(BENCH_BIN)
+	@DSE_BIN=$(CURDIR)/$(BIN) DSE_SRCDIR=$(CURDIR) DSE_BENCH_BIN=$(CURDIR)/$(BUILD)/bench \
+	  tests/bench/run.sh
+
+# Fuzzing: libFuzzer targets tests/fuzz/fuzz_*.c, built with clang against an
+# instrumented copy of the library, each run for FUZZ_SECONDS with its corpus
+# in tests/fuzz/corpus/<target>/ (read-only seeds; new finds go to build/).
+FUZZ_SECONDS ?= 30
+FUZZ_C := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BUILD := build/fuzz
+fuzz:
+	@command -v clang >/dev/null || { echo "dse: fuzzing needs clang: apt-get install clang" >&2; exit 1; }
+	$(MAKE) BUILD=$(FUZZ_BUILD) CC=clang OPT="-O1 -g" \
+	  SAN="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer" fuzz-build
+	@DSE_SRCDIR=$(CURDIR) FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_BIN=$(CURDIR)/$(FUZZ_BUILD)/fuzz \
+	  tests/fuzz/run.sh
+
+FUZZ_BIN := $(FUZZ_C:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+fuzz-build: $(FUZZ_BIN)
+$(BUILD)/fuzz/%: $(BUILD)/tests/fuzz/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(OPT) -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB) $(LDLIBS_ALL)
+
+# Longer reliability suites (fault injection, soak): tests/long/*.sh.
+check-long: $(BIN) $(TEST_BIN)
+	@DSE_BIN=$(CURDIR)/$(BIN) DSE_SRCDIR=$(CURDIR) DSE_TEST_BIN=$(CURDIR)/$(BUILD)/tests \
+	  tests/run-scripts.sh long
 
 install: $(BIN)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/dse/catalog $(DESTDIR)$(PREFIX)/share/dse/themes $(DESTDIR)$(PREFIX)/share/dse/migrations
