@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -296,8 +297,29 @@ static void log_line(struct server *s, const char *fmt, ...)
     pthread_mutex_unlock(&s->lock);
 }
 
+/* libmicrohttpd logs once per broken connection; under a flood of them keep
+ * at most MHD_LOG_PER_S lines a second and count the rest. */
+#define MHD_LOG_PER_S 20
 static void mhd_logger(void *cls, const char *fmt, va_list ap)
 {
+    struct server *s = cls;
+    static int64_t window;
+    static unsigned in_window, dropped;
+    int64_t sec = util_mono_ms() / 1000;
+    unsigned report = 0;
+    pthread_mutex_lock(&s->lock);
+    if (sec != window) {
+        report = dropped;
+        window = sec;
+        in_window = dropped = 0;
+    }
+    bool drop = ++in_window > MHD_LOG_PER_S;
+    dropped += drop;
+    pthread_mutex_unlock(&s->lock);
+    if (report)
+        log_line(s, "mhd: %u more messages not shown", report);
+    if (drop)
+        return;
     char buf[512];
     vsnprintf(buf, sizeof buf, fmt, ap);
     size_t n = strlen(buf);
@@ -841,6 +863,23 @@ static int parse_listen(const char *spec, struct listen_addr *la, struct dse_err
     return 0;
 }
 
+/* Each connection is a descriptor: lift the soft limit toward the hard one
+ * so --max-connections is reachable. */
+static void raise_fd_limit(unsigned need)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need)
+        return;
+    rlim_t want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ? need : rl.rlim_max;
+    rl.rlim_cur = want;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    if (want < need)
+        fprintf(stderr,
+                "dse serve: warning: only %lu file descriptors allowed; fewer than %u "
+                "connections will fit (raise `ulimit -n`)\n",
+                (unsigned long)want, need - 64);
+}
+
 static unsigned default_threads(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -902,14 +941,16 @@ int server_run(const struct server_config *cfg, struct dse_err *err)
     sigaddset(&sigs, SIGINT);
     pthread_sigmask(SIG_BLOCK, &sigs, &old);
 
+    unsigned max_conns = cfg->max_connections ? cfg->max_connections
+                                              : SERVER_DEFAULT_MAX_CONNECTIONS;
+    raise_fd_limit(max_conns + 64);
     unsigned threads = cfg->threads ? cfg->threads : default_threads();
     unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
                      (la.v6 ? MHD_USE_IPv6 : 0);
     struct MHD_OptionItem opts[] = {
         {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_logger, &s}, /* first, or MHD warns */
         {MHD_OPTION_SOCK_ADDR, 0, &la.ss},
-        {MHD_OPTION_CONNECTION_LIMIT,
-         cfg->max_connections ? cfg->max_connections : SERVER_DEFAULT_MAX_CONNECTIONS, NULL},
+        {MHD_OPTION_CONNECTION_LIMIT, max_conns, NULL},
         {MHD_OPTION_CONNECTION_TIMEOUT, cfg->timeout_s, NULL},
         {MHD_OPTION_CONNECTION_MEMORY_LIMIT, 64 * 1024, NULL},
         {MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_per_ip, NULL},
