@@ -63,15 +63,18 @@ struct lm_response {
 /* Per-client settings.  Unset numbers take the documented defaults. */
 struct lm_config {
     const char *provider;         /* "openai" | "local-knn" (default "local-knn") */
-    const char *base_url;         /* openai: e.g. https://openrouter.ai/api (no /v1...) */
+    const char *base_url;         /* openai: e.g. https://openrouter.ai/api (default
+                                     https://api.openai.com); a trailing /v1 is not doubled */
     const char *model;            /* default model id */
-    const char *api_key_env;      /* name of the env var holding the key (default OPENAI_API_KEY) */
+    const char *api_key_env;      /* name of the env var holding the key (default OPENAI_API_KEY).
+                                     Named but unset: lm_open fails.  Default unset: no
+                                     Authorization header (local servers). */
     const char *api_key_file;     /* or a file holding the key */
     int concurrency;              /* max requests in flight (default 4, 1..256) */
     int connect_timeout_ms;       /* default 10000 */
     int timeout_ms;               /* total per attempt, default 60000 */
     size_t max_response_bytes;    /* default 4 MiB, enforced while receiving */
-    int max_retries;              /* on 429/5xx/timeouts, default 4 */
+    int max_retries;              /* on 408/429/5xx/timeouts: 0 = default 4, < 0 = none */
     int backoff_base_ms;          /* default 500; doubles, with jitter, capped */
     int backoff_max_ms;           /* default 20000 */
 };
@@ -89,7 +92,8 @@ void lm_close(struct lm_client *c);
 
 /* One completion.  Blocks the calling thread; other threads may call too.
  * Returns 0 and fills *resp, or -1 with err code "LmClientError" and a
- * message such as "HTTP 429 after 5 attempts", "timeout after 60000 ms",
+ * message such as "HTTP 429 after 5 attempts", "timed out after 60000 ms",
+ * "connect timed out after 10000 ms",
  * "response larger than 4194304 bytes", "reply is not JSON: line 1 col 1 ...". */
 int lm_complete(struct lm_client *c, const struct lm_request *req, struct lm_response *resp,
                 struct dse_err *err);
@@ -103,7 +107,10 @@ void lm_stats(const struct lm_client *c, uint64_t *calls, uint64_t *cache_hits);
 /* Canonical request JSON and its hash (the cache key). */
 char *lm_request_canonical(const struct lm_request *req, const char *default_model);
 
-/* ---- provider vtable (for lm_openai.c, lm_knn.c, the cache wrapper) ---- */
+/* ---- provider vtable (for lm_openai.c, lm_knn.c, the cache wrapper) ----
+ * provider->close frees only c->impl; lm_close frees the client itself.
+ * Providers do not touch c->calls (lm_complete counts); the cache wrapper
+ * bumps cache_hits. */
 struct lm_provider {
     const char *name;
     int (*complete)(struct lm_client *c, const struct lm_request *req, struct lm_response *resp,
