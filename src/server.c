@@ -450,7 +450,8 @@ static enum MHD_Result handle_call(struct server *s, struct MHD_Connection *c, s
 {
     struct dse_err e = {0};
     if (r->too_large)
-        return fail_with(s, c, r, 413, "too_large", "request body is larger than %zu bytes",
+        return fail_with(s, c, r, 413, "too_large",
+                         "request body is larger than %zu bytes (dse serve --max-body)",
                          s->cfg->max_body);
     cJSON *doc = json_parse(r->body.s ? r->body.s : "", r->body.len, s->cfg->max_body, &e);
     if (!doc)
@@ -519,7 +520,8 @@ static enum MHD_Result handle_receipt(struct server *s, struct MHD_Connection *c
     if (r->route == ROUTE_BLOB) {
         if (!slash || slash == rest || !slash[1] || strchr(slash + 1, '/') ||
             (size_t)(slash - rest) >= sizeof receipt_id || strlen(slash + 1) >= sizeof blob_id)
-            return fail_with(s, c, r, 400, "invalid_input", "expected /api/dse/blob/:receiptId/:blobId");
+            return fail_with(s, c, r, 400, "invalid_input",
+                             "expected /api/dse/blob/:receiptId/:blobId");
         snprintf(receipt_id, sizeof receipt_id, "%.*s", (int)(slash - rest), rest);
         snprintf(blob_id, sizeof blob_id, "%s", slash + 1);
     } else {
@@ -640,7 +642,8 @@ static enum MHD_Result begin_request(struct server *s, struct MHD_Connection *c,
                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
         int64_t n;
         if (cl && util_parse_i64(cl, &n) && n > (int64_t)s->cfg->max_body)
-            return fail_with(s, c, r, 413, "too_large", "request body is larger than %zu bytes",
+            return fail_with(s, c, r, 413, "too_large",
+                             "request body is larger than %zu bytes (dse serve --max-body)",
                              s->cfg->max_body);
     }
     return MHD_YES;
@@ -699,7 +702,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 static void client_ip(struct MHD_Connection *c, char *out, size_t cap)
 {
     snprintf(out, cap, "-");
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     if (!ci || !ci->client_addr)
         return;
     const struct sockaddr *sa = ci->client_addr;

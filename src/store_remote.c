@@ -263,6 +263,69 @@ static store_fn *const remote_forward[STORE_OP__COUNT] = {
 #undef REMOTE_X_ENTRY
 };
 
+/* ---- batches larger than a request body may be ---- */
+
+/* `dse serve` takes bodies up to 1 MiB by default, while a receipt batch may
+ * hold 10,000 receipts.  Receipts are idempotent by receiptId, so a batch
+ * can go as several requests and the counts be summed; if one part fails,
+ * the parts before it stay recorded and a retry of the whole batch is safe. */
+#define REMOTE_BATCH_BYTES (512u << 10)
+
+/* Sends and frees part. */
+static int send_receipt_part(struct remote *r, cJSON *part, double sums[4], struct dse_err *err)
+{
+    static const char *const keys[4] = {"recorded", "duplicates", "counted", "autoStopped"};
+    cJSON *args = json_obj(), *res = NULL;
+    json_set(args, "items", part);
+    int rc = remote_call(r, STORE_OP_x_receipts_batch, args, &res, err);
+    cJSON_Delete(args);
+    for (int k = 0; rc == 0 && k < 4; k++)
+        sums[k] += json_num(res, keys[k], 0);
+    cJSON_Delete(res);
+    return rc;
+}
+
+static int remote_receipts_batch(struct store *st, const cJSON *args, cJSON **out,
+                                 struct dse_err *err)
+{
+    struct remote *r = st->impl;
+    const cJSON *items = store_arg(args, "items");
+    if (!cJSON_IsArray(items)) /* let the server word the refusal */
+        return remote_call(r, STORE_OP_x_receipts_batch, args, out, err);
+    double sums[4] = {0};
+    cJSON *part = json_arr();
+    size_t bytes = 0;
+    int parts = 0;
+    for (const cJSON *it = items->child; it; it = it->next) {
+        char *c = json_canonical(it);
+        size_t n = strlen(c) + 1;
+        free(c);
+        if (bytes + n > REMOTE_BATCH_BYTES && part->child) {
+            if (send_receipt_part(r, part, sums, err) < 0)
+                return -1;
+            parts++;
+            part = json_arr();
+            bytes = 0;
+        }
+        cJSON_AddItemToArray(part, json_dup(it));
+        bytes += n;
+    }
+    if (part->child || !parts) {
+        if (send_receipt_part(r, part, sums, err) < 0) /* takes part */
+            return -1;
+    } else {
+        cJSON_Delete(part);
+    }
+    cJSON *v = json_obj();
+    json_set_bool(v, "ok", true);
+    json_set_num(v, "recorded", sums[0]);
+    json_set_num(v, "duplicates", sums[1]);
+    json_set_num(v, "counted", sums[2]);
+    json_set_num(v, "autoStopped", sums[3]);
+    *out = v;
+    return 0;
+}
+
 /* ---- emulation of extensions on a server without them ---- */
 
 static int fallback_info(struct store *st, const cJSON *args, cJSON **out, struct dse_err *err)
@@ -533,6 +596,8 @@ static int remote_probe(struct store *st, struct dse_err *err)
             r->ops.fn[oi->op] = remote_forward[oi->op];
     }
     cJSON_Delete(info);
+    if (r->ops.fn[STORE_OP_x_receipts_batch])
+        r->ops.fn[STORE_OP_x_receipts_batch] = remote_receipts_batch;
     if (!r->ops.fn[STORE_OP_x_info])
         r->ops.fn[STORE_OP_x_info] = fallback_info;
     if (!r->ops.fn[STORE_OP_x_changes])

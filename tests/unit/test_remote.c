@@ -32,6 +32,7 @@ static int fake_fail_left;       /* 503s before getArtifact succeeds */
 static int fake_calls;           /* calls of the last path asked about */
 static char fake_last_kind[16];  /* "query" / "mutation" */
 static double fake_counter = 41;
+static size_t fake_max_body;     /* largest request body seen */
 
 struct fake_req {
     struct sbuf body;
@@ -85,12 +86,23 @@ static enum MHD_Result fake_handler(void *cls, struct MHD_Connection *c, const c
     const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
     if (fake_need_token && (!auth || strcmp(auth, "Bearer " GOOD_TOKEN) != 0))
         return reply(c, 401, "{\"status\":\"error\",\"errorMessage\":\"unauthorized: bad token\"}");
+    if (fr->body.len > fake_max_body)
+        fake_max_body = fr->body.len;
     cJSON *doc = cJSON_ParseWithLength(fr->body.s, fr->body.len);
     const char *path = json_str(doc, "path", "");
     char p[128];
     snprintf(p, sizeof p, "%s", path);
+    int nitems = cJSON_GetArraySize(json_path(doc, "args.items"));
     cJSON_Delete(doc);
     fake_calls++;
+    if (!strcmp(p, "dsex/receipts:recordBatch")) {
+        char b[160];
+        snprintf(b, sizeof b,
+                 "{\"status\":\"success\",\"value\":{\"ok\":true,\"recorded\":%d,"
+                 "\"duplicates\":0,\"counted\":%d,\"autoStopped\":0}}",
+                 nitems, nitems);
+        return reply(c, 200, b);
+    }
     if (!strcmp(p, "dsex/meta:info")) {
         if (fake_plain)
             return reply(c, 400,
@@ -98,7 +110,7 @@ static enum MHD_Result fake_handler(void *cls, struct MHD_Connection *c, const c
                          "Could not find public function for 'dsex/meta:info'.\"}");
         return reply(c, 200,
                      "{\"status\":\"success\",\"value\":{\"ok\":true,\"backend\":\"fake\","
-                     "\"extensions\":[\"dsex/meta:changeCounter\"]}}");
+                     "\"extensions\":[\"dsex/meta:changeCounter\",\"dsex/receipts:recordBatch\"]}}");
     }
     if (!strcmp(p, "dsex/meta:changeCounter")) {
         char b[128];
@@ -277,6 +289,49 @@ static void test_retries(void **state)
     assert_int_equal(store_call(st, STORE_OP_artifacts_put, NULL, NULL, &err), -1);
     assert_int_equal(fake_calls, 1);
     assert_string_equal(fake_last_kind, "mutation");
+    store_close(st);
+}
+
+/* A batch bigger than a server's body cap goes as several requests. */
+static void test_batch_split(void **state)
+{
+    (void)state;
+    reset();
+    struct dse_err err = {0};
+    struct store *st = open_fake("", NULL, &err);
+    assert_non_null(st);
+    cJSON *items = json_arr();
+    char pad[400];
+    memset(pad, 'x', sizeof pad - 1);
+    pad[sizeof pad - 1] = 0;
+    for (int i = 0; i < 3000; i++) {
+        cJSON *it = json_obj(), *rc = json_obj();
+        json_set_str(it, "threadId", "t");
+        json_set_str(it, "runId", "r");
+        json_set_num(rc, "n", i);
+        json_set_str(rc, "pad", pad);
+        json_set(it, "receipt", rc);
+        cJSON_AddItemToArray(items, it);
+    }
+    cJSON *args = json_obj(), *out = NULL;
+    json_set(args, "items", items);
+    fake_calls = 0;
+    fake_max_body = 0;
+    assert_int_equal(store_call(st, STORE_OP_x_receipts_batch, args, &out, &err), 0);
+    assert_true(fake_calls >= 3);
+    assert_true(fake_max_body < (600u << 10));
+    assert_int_equal((int)json_num(out, "recorded", -1), 3000);
+    assert_int_equal((int)json_num(out, "counted", -1), 3000);
+    cJSON_Delete(out);
+    cJSON_Delete(args);
+    /* an empty batch is still one request */
+    args = json_parse_str("{\"items\":[]}", &err);
+    fake_calls = 0;
+    assert_int_equal(store_call(st, STORE_OP_x_receipts_batch, args, &out, &err), 0);
+    assert_int_equal(fake_calls, 1);
+    assert_int_equal((int)json_num(out, "recorded", -1), 0);
+    cJSON_Delete(out);
+    cJSON_Delete(args);
     store_close(st);
 }
 
@@ -504,7 +559,8 @@ int main(void)
     const struct CMUnitTest remote[] = {
         cmocka_unit_test(test_plain_deployment),    cmocka_unit_test(test_extensions_listed),
         cmocka_unit_test(test_error_mapping),       cmocka_unit_test(test_retries),
-        cmocka_unit_test(test_reply_cap),           cmocka_unit_test(test_receipts_page_fallback),
+        cmocka_unit_test(test_reply_cap),           cmocka_unit_test(test_batch_split),
+        cmocka_unit_test(test_receipts_page_fallback),
         cmocka_unit_test(test_examples_page_fallback), cmocka_unit_test(test_auth),
         cmocka_unit_test(test_unreachable),         cmocka_unit_test(test_read_only),
     };
