@@ -50,6 +50,8 @@ int demo_find_dataset(char *out, size_t cap, struct dse_err *err)
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (n > 0) {
         exe[n] = 0;
+        char *slash0 = strrchr(exe, '/');
+        sbuf_printf(&tried, ", ../shared/datasets/ above %.*s", slash0 ? (int)(slash0 - exe) : 0, exe);
         for (int up = 0; up < 4; up++) {
             char *slash = strrchr(exe, '/');
             if (!slash)
@@ -59,7 +61,6 @@ int demo_find_dataset(char *out, size_t cap, struct dse_err *err)
             if (readable(cand))
                 goto found;
         }
-        sbuf_printf(&tried, ", ../shared/datasets/ above %s", exe[0] ? exe : "/");
     }
     dse_fail(err, "dataset_not_found",
              "the SelectTool dataset %s was not found (looked in %s); pass --dataset PATH",

@@ -270,6 +270,12 @@ int loop_run(struct store *st, const struct loop_opts *o, struct loop_result *re
         goto finish;
     }
     json_set(summary, "gate", gate_json(&gr, true));
+    if (o->progress) {
+        char line[200];
+        snprintf(line, sizeof line, "passed: baseline=%.4f candidate=%.4f delta=%.4f >= %.4f",
+                 gr.baseline, gr.candidate, gr.delta, gr.min_delta);
+        o->progress(o->user, "gate", line);
+    }
 
     /* canary start, with a salt that routes some of our own threads to it */
     int threads = o->traffic_threads > 0 ? o->traffic_threads : 4;
@@ -290,6 +296,12 @@ int loop_run(struct store *st, const struct loop_opts *o, struct loop_result *re
     so.reason = reason;
     if (gate_canary_start(st, &so, &cs, err) < 0)
         goto finish;
+    if (o->progress) {
+        char line[200];
+        snprintf(line, sizeof line, "%s at %d%% (control %.19s, salt %s)", cr.compiled_id, pct,
+                 json_str(cs.canary, "control_compiled_id", "?"), salt);
+        o->progress(o->user, "canary.start", line);
+    }
 
     /* wait for samples, with our own traffic flowing */
     bg->st = st;
@@ -416,6 +428,12 @@ int loop_run(struct store *st, const struct loop_opts *o, struct loop_result *re
             } else {
                 res->promoted = true;
                 snprintf(res->promoted_from, sizeof res->promoted_from, "%s", from);
+                if (o->progress) {
+                    char line[240];
+                    snprintf(line, sizeof line, "%s -> %s (%s)", from[0] ? from : "(none)",
+                             cr.compiled_id, v.text);
+                    o->progress(o->user, "promote", line);
+                }
                 outcome = "promoted";
                 failed = false;
             }
