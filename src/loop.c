@@ -297,7 +297,7 @@ int loop_run(struct store *st, const struct loop_opts *o, struct loop_result *re
     if (gate_canary_start(st, &so, &cs, err) < 0)
         goto finish;
     if (o->progress) {
-        char line[200];
+        char line[512];
         snprintf(line, sizeof line, "%s at %d%% (control %.19s, salt %s)", cr.compiled_id, pct,
                  json_str(cs.canary, "control_compiled_id", "?"), salt);
         o->progress(o->user, "canary.start", line);
@@ -429,7 +429,7 @@ int loop_run(struct store *st, const struct loop_opts *o, struct loop_result *re
                 res->promoted = true;
                 snprintf(res->promoted_from, sizeof res->promoted_from, "%s", from);
                 if (o->progress) {
-                    char line[240];
+                    char line[512];
                     snprintf(line, sizeof line, "%s -> %s (%s)", from[0] ? from : "(none)",
                              cr.compiled_id, v.text);
                     o->progress(o->user, "promote", line);
