@@ -128,7 +128,11 @@ int predict_resolve_policy(struct store *st, const cJSON *signature, const char 
         return dse_fail(err, "PolicyRegistryError", "cannot read the active pointer of %s: %s",
                         sig_id, e.msg);
     if (active[0]) {
-        snprintf(out->compiled_id, sizeof out->compiled_id, "%s", active);
+        size_t n = strlen(active);
+        if (n > HASH_ID_LEN)
+            return dse_fail(err, "PolicyRegistryError", "active pointer of %s is not a compiled id",
+                            sig_id);
+        memcpy(out->compiled_id, active, n + 1);
         return load_params(st, sig_id, active, "active", out, err);
     }
     const cJSON *defaults = json_get(signature, "defaultParams");
