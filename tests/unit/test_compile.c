@@ -438,6 +438,268 @@ static void test_merge(void **state)
     cJSON_Delete(base);
 }
 
+/* ---- whole compiles on the real SelectTool dataset with local-knn ---- */
+
+static char *fixture_path(void)
+{
+    const char *src = getenv("DSE_SRCDIR");
+    return xasprintf("%s/../shared/datasets/selecttool.dataset.v1.jsonl", src && *src ? src : ".");
+}
+
+/* A store at path with the catalog and the SelectTool fixture. */
+static struct store *demo_store(const char *path)
+{
+    struct dse_err err = {0};
+    struct store *st = store_open_sqlite(path, 0, &err);
+    if (!st)
+        fail_msg("open %s: %s", path, err.msg);
+    assert_int_equal(catalog_install(st, NULL, NULL, NULL, &err), 0);
+    cJSON *sig = store_signature(st, "@openagents/autopilot/blueprint/SelectTool.v1", &err);
+    assert_non_null(sig);
+    char *fx = fixture_path();
+    struct dataset_import_result ir;
+    if (dataset_import_file(st, sig, fx, NULL, &ir, &err) != 0)
+        fail_msg("import %s: %s", fx, err.msg);
+    assert_int_equal(ir.total, 34);
+    free(fx);
+    cJSON_Delete(sig);
+    return st;
+}
+
+/* A provider in front of local-knn that counts calls and, when told to,
+ * ends the process at its Nth call: a crash in the middle of a compile. */
+struct crashy {
+    struct lm_client *inner;
+    long calls;
+    long crash_at; /* 0 = never */
+};
+
+static int crashy_complete(struct lm_client *c, const struct lm_request *req,
+                           struct lm_response *resp, struct dse_err *err)
+{
+    struct crashy *k = c->impl;
+    long n = __atomic_add_fetch(&k->calls, 1, __ATOMIC_SEQ_CST);
+    if (k->crash_at && n == k->crash_at)
+        _exit(0);
+    return lm_complete(k->inner, req, resp, err);
+}
+
+static void crashy_close(struct lm_client *c)
+{
+    struct crashy *k = c->impl;
+    lm_close(k->inner);
+    free(k);
+}
+
+static const struct lm_provider crashy_provider = {
+    .name = "crashy", .complete = crashy_complete, .close = crashy_close};
+
+static struct lm_client *crashy_open(long crash_at, struct crashy **out)
+{
+    struct dse_err err = {0};
+    struct lm_config cfg = {.provider = "local-knn"};
+    struct crashy *k = xcalloc(1, sizeof *k);
+    k->inner = lm_open(&cfg, &err);
+    assert_non_null(k->inner);
+    k->crash_at = crash_at;
+    struct lm_client *c = xcalloc(1, sizeof *c);
+    c->prov = &crashy_provider;
+    c->impl = k;
+    snprintf(c->desc, sizeof c->desc, "%s", k->inner->desc);
+    snprintf(c->default_model, sizeof c->default_model, "%s", k->inner->default_model);
+    if (out)
+        *out = k;
+    return c;
+}
+
+static int do_compile(struct store *st, struct lm_client *lm, int conc, struct compile_result *cr)
+{
+    struct compile_opts o = {.signature_id = "@openagents/autopilot/blueprint/SelectTool.v1",
+                             .lm = lm,
+                             .concurrency = conc};
+    struct dse_err err = {0};
+    int rc = compile_run(st, &o, cr, &err);
+    if (rc != 0)
+        fprintf(stderr, "compile: %s: %s\n", err.code, err.msg);
+    return rc;
+}
+
+static char *tmp_dir(void)
+{
+    char tmpl[] = "/tmp/dse-test-compile-XXXXXX";
+    char *d = mkdtemp(tmpl);
+    assert_non_null(d);
+    return xstrdup(d);
+}
+
+static void rm_store(const char *dir, const char *name)
+{
+    const char *sfx[] = {"", "-wal", "-shm"};
+    for (int i = 0; i < 3; i++) {
+        char *p = xasprintf("%s/%s%s", dir, name, sfx[i]);
+        unlink(p);
+        free(p);
+    }
+}
+
+struct progress_log {
+    int calls;
+    int max_done;
+    bool saw_done;
+};
+
+static void log_progress(void *user, const struct compile_progress *p)
+{
+    struct progress_log *l = user;
+    l->calls++;
+    if (p->done > l->max_done)
+        l->max_done = p->done;
+    if (!strcmp(p->phase, "done"))
+        l->saw_done = true;
+}
+
+static void test_compile_idempotent(void **state)
+{
+    (void)state;
+    struct dse_err err = {0};
+    struct store *st = demo_store(":memory:");
+    struct lm_config cfg = {.provider = "local-knn"};
+    struct lm_client *lm = lm_cache_wrap(lm_open(&cfg, &err), st);
+    struct progress_log pl = {0};
+    struct compile_opts o = {.signature_id = "@openagents/autopilot/blueprint/SelectTool.v1",
+                             .lm = lm,
+                             .concurrency = 4,
+                             .progress = log_progress,
+                             .user = &pl};
+    struct compile_result a, b;
+    assert_int_equal(compile_run(st, &o, &a, &err), 0);
+    assert_false(a.existed);
+    assert_true(a.candidates > 4);       /* grid + greedy steps */
+    assert_true(a.lm_calls > 0);
+    assert_true(pl.saw_done && pl.max_done == a.candidates);
+    assert_string_equal(a.dataset_hash,
+                        "sha256:a0b955178d5b6a32a14dcd6d133c4f70ae3e0580d8e8d6617b186f5bbe54a604");
+    /* the report and the artifact are stored */
+    const cJSON *rep = json_get(a.report, "report");
+    assert_string_equal(json_str(a.report, "format", ""), "openagents.dse.compile_report");
+    assert_int_equal(cJSON_GetArraySize(json_get(rep, "evaluatedCandidates")), a.candidates);
+    assert_string_equal(json_path(rep, "best.compiled_id")->valuestring, a.compiled_id);
+    cJSON *art = store_artifact(st, a.signature_id, a.compiled_id, &err);
+    assert_non_null(art);
+    assert_string_equal(json_str(art, "compiled_id", ""), a.compiled_id);
+    assert_string_equal(json_path(art, "hashes.paramsHash")->valuestring, a.compiled_id);
+    assert_true(json_num(json_get(art, "eval"), "reward", -1) == a.holdout_reward);
+    assert_int_equal(json_int(json_get(art, "eval"), "n", 0), 10);
+    assert_string_equal(json_path(art, "optimizer.id")->valuestring,
+                        "joint_instruction_grid_then_fewshot_greedy_forward.v1");
+    assert_int_equal(json_int(json_path(art, "optimizer.config"), "candidates", 0), a.candidates);
+    assert_string_equal(json_path(art, "provenance.datasetHash")->valuestring, a.dataset_hash);
+    /* few-shot demos come from train only */
+    const cJSON *d;
+    cJSON_ArrayForEach(d, json_path(art, "params.fewShot.demos"))
+        assert_non_null(strstr(json_str(d, "id", ""), ".train."));
+    cJSON_Delete(art);
+
+    /* the second compile finds the report: no LM call, no cache lookup */
+    assert_int_equal(compile_run(st, &o, &b, &err), 0);
+    assert_true(b.existed);
+    assert_int_equal(b.lm_calls, 0);
+    assert_int_equal(b.cache_hits, 0);
+    assert_string_equal(b.compiled_id, a.compiled_id);
+    assert_true(b.holdout_reward == a.holdout_reward);
+    compile_result_free(&a);
+    compile_result_free(&b);
+    lm_close(lm);
+    store_close(st);
+}
+
+static void test_compile_errors(void **state)
+{
+    (void)state;
+    struct dse_err err = {0};
+    struct store *st = store_open_sqlite(":memory:", 0, &err);
+    assert_int_equal(catalog_install(st, NULL, NULL, NULL, &err), 0);
+    struct lm_config cfg = {.provider = "local-knn"};
+    struct lm_client *lm = lm_open(&cfg, &err);
+    struct compile_result r;
+    struct compile_opts o = {.signature_id = "@openagents/autopilot/blueprint/SelectTool.v1", .lm = lm};
+    assert_int_equal(compile_run(st, &o, &r, &err), -1);
+    assert_string_equal(err.code, "no_examples");
+    o.signature_id = "@nope/Unknown.v1";
+    assert_int_equal(compile_run(st, &o, &r, &err), -1);
+    assert_string_equal(err.code, "unknown_signature");
+    lm_close(lm);
+    store_close(st);
+}
+
+/* Kill a compile midway (the process exits inside its Nth provider call),
+ * restart it: the report is the same as an uninterrupted compile's, and the
+ * restart calls the provider only for the work that had not finished. */
+static void test_compile_resume_after_crash(void **state)
+{
+    (void)state;
+    char *dir = tmp_dir();
+    char *pa = xasprintf("%s/a.db", dir), *pb = xasprintf("%s/b.db", dir);
+
+    /* reference: one uninterrupted compile */
+    struct store *st = demo_store(pa);
+    struct crashy *k;
+    struct lm_client *lm = lm_cache_wrap(crashy_open(0, &k), st);
+    struct compile_result full;
+    assert_int_equal(do_compile(st, lm, 1, &full), 0);
+    long total = k->calls;
+    assert_true(total > 100);
+    lm_close(lm);
+    store_close(st);
+
+    /* the crashed run: a child process dies inside call number total/2 */
+    st = demo_store(pb);
+    store_close(st);
+    long crash_at = total / 2;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct dse_err e2 = {0};
+        struct store *cst = store_open_sqlite(pb, 0, &e2);
+        struct lm_client *clm = lm_cache_wrap(crashy_open(crash_at, NULL), cst);
+        struct compile_result cr;
+        do_compile(cst, clm, 1, &cr);
+        _exit(3); /* must not get here */
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+    /* the restart */
+    struct dse_err err = {0};
+    st = store_open_sqlite(pb, 0, &err);
+    assert_non_null(st);
+    lm = lm_cache_wrap(crashy_open(0, &k), st);
+    struct compile_result again;
+    assert_int_equal(do_compile(st, lm, 4, &again), 0);
+    assert_false(again.existed);
+    /* calls 1 .. crash_at-1 had finished and were cached */
+    assert_int_equal(k->calls, total - (crash_at - 1));
+    assert_int_equal((long)again.lm_calls, total - (crash_at - 1));
+    assert_int_equal((long)again.cache_hits, crash_at - 1);
+    assert_string_equal(again.compiled_id, full.compiled_id);
+    char *r1 = json_canonical(json_get(full.report, "report"));
+    char *r2 = json_canonical(json_get(again.report, "report"));
+    assert_string_equal(r1, r2);
+    free(r1);
+    free(r2);
+    compile_result_free(&full);
+    compile_result_free(&again);
+    lm_close(lm);
+    store_close(st);
+    rm_store(dir, "a.db");
+    rm_store(dir, "b.db");
+    rmdir(dir);
+    free(pa);
+    free(pb);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -451,6 +713,9 @@ int main(void)
         cmocka_unit_test(test_knobs_expansion),
         cmocka_unit_test(test_knobs_refine),
         cmocka_unit_test(test_merge),
+        cmocka_unit_test(test_compile_idempotent),
+        cmocka_unit_test(test_compile_errors),
+        cmocka_unit_test(test_compile_resume_after_crash),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
