@@ -963,8 +963,10 @@ int server_run(const struct server_config *cfg, struct dse_err *err)
         {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, &s},
         {MHD_OPTION_END, 0, NULL},
     };
-    s.daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, &s, MHD_OPTION_ARRAY, opts,
-                                MHD_OPTION_END);
+    uint16_t want_port = ntohs(la.v6 ? ((struct sockaddr_in6 *)&la.ss)->sin6_port
+                                     : ((struct sockaddr_in *)&la.ss)->sin_port);
+    s.daemon = MHD_start_daemon(flags, want_port, NULL, NULL, on_request, &s, MHD_OPTION_ARRAY,
+                                opts, MHD_OPTION_END);
     if (!s.daemon) {
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         int e = errno;
@@ -972,7 +974,7 @@ int server_run(const struct server_config *cfg, struct dse_err *err)
             fclose(s.log);
         server_tokens_free(s.tokens);
         pthread_mutex_destroy(&s.lock);
-        return dse_fail(err, "usage", "cannot listen on %s: %s", cfg->listen,
+        return dse_fail(err, "listen_failed", "cannot listen on %s: %s", cfg->listen,
                         e ? strerror(e) : "libmicrohttpd refused the configuration");
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s.daemon, MHD_DAEMON_INFO_BIND_PORT);
