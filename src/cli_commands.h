@@ -22,6 +22,7 @@
     X("rollback", cmd_rollback, "Roll the active pointer back (reference rules)")      \
     X("artifacts", cmd_artifacts, "list | show compiled artifacts")                    \
     X("canary", cmd_canary, "status | history | start | stop canary rollouts")         \
+    X("predict", cmd_predict, "Run a signature once (routing, receipt, canary count)")  \
     X("traffic", cmd_traffic, "Replay examples as live predicts (canary samples)")     \
     X("loop", cmd_loop, "compile -> gate -> canary -> promote or stop, as an ops run") \
     X("receipts", cmd_receipts, "List predict receipts (newest first, filterable)")    \

@@ -11,6 +11,7 @@
 #include "catalog.h"
 #include "decode.h"
 #include "json.h"
+#include "jsonschema.h"
 #include "lm.h"
 #include "render.h"
 #include "rlm.h"
@@ -404,6 +405,19 @@ static cJSON *build_receipt(struct run *r, const struct dse_err *error, int64_t 
     return rc;
 }
 
+/* The input must satisfy the signature's input schema before anything is
+ * rendered. */
+static int check_input(const struct run *r, struct dse_err *err)
+{
+    const cJSON *schema = json_get(r->sig, "inputSchema");
+    if (!schema)
+        return 0;
+    struct dse_err e = {0};
+    if (jsonschema_validate(schema, r->input, &e) < 0)
+        return dse_fail(err, "PromptRenderError", "input does not match the input schema: %s", e.msg);
+    return 0;
+}
+
 /* Run a strategy on fixed params and fill res (receipt included).
  * `pre_error` (may be NULL) is a failure that happened before the run
  * (policy lookup, blob seeding): it is receipted without running. */
@@ -427,6 +441,8 @@ static void run_once(struct run *r, const struct dse_err *pre_error, struct pred
     cJSON *out = NULL;
     if (pre_error) {
         err = *pre_error;
+    } else if (check_input(r, &err) < 0) {
+        /* the reference fails encoding the input the same way */
     } else if (strcmp(r->strategy, "direct.v1") == 0) {
         out = run_direct(r, &err);
     } else if (strcmp(r->strategy, "rlm_lite.v1") == 0) {
