@@ -621,10 +621,10 @@ cJSON *dataset_parse_jsonl(const cJSON *sig, const char *text, size_t len, struc
     if (bad) {
         cJSON_Delete(rows);
         if (bad > 1)
-            dse_fail(err, "invalid_input", "%.380s (and %d more bad line%s; nothing was imported)",
+            dse_fail(err, "invalid_input", "%.400s (and %d more bad line%s)",
                      first, bad - 1, bad > 2 ? "s" : "");
         else
-            dse_fail(err, "invalid_input", "%.400s (nothing was imported)", first);
+            dse_fail(err, "invalid_input", "%s", first);
         return NULL;
     }
     if (!rows->child) {

@@ -227,38 +227,38 @@ static void test_bad_rows(void **state)
     (void)state;
     assert_string_equal(parse_msg(ROW("a") ROW("b")), "");
     assert_string_equal(parse_msg(ROW("a") "\n{\"exampleId\":\"b\",\n"),
-                        "line 3: invalid JSON at col 17: not valid JSON (nothing was imported)");
+                        "line 3: invalid JSON at col 17: not valid JSON");
     assert_string_equal(parse_msg(ROW("a") "{" OKIN "," OKOUT "}\n"),
-                        "line 2: exampleId is missing (nothing was imported)");
+                        "line 2: exampleId is missing");
     assert_string_equal(parse_msg("{\"exampleId\":7," OKIN "," OKOUT "}\n"),
-                        "line 1: exampleId must be a string (nothing was imported)");
+                        "line 1: exampleId must be a string");
     assert_string_equal(parse_msg("{\"exampleId\":\" \\t \"," OKIN "," OKOUT "}\n"),
-                        "line 1: exampleId is empty (nothing was imported)");
+                        "line 1: exampleId is empty");
     assert_string_equal(parse_msg(ROW("a") ROW("b") ROW("c") ROW("d") ROW("e") ROW("f")
                                   "{\"exampleId\":\"g\"," OKIN ",\"expectedJson\":{\"action\":\"tool\",\"toolName\":\"nuke\"}}\n"),
                         "line 7: expectedJson: $.toolName: expected one of identity_update, user_update, "
                         "character_update, tools_update_notes, heartbeat_set_checklist, memory_append, "
-                        "blueprint_export (got \"nuke\") (nothing was imported)");
+                        "blueprint_export (got \"nuke\")");
     assert_string_equal(parse_msg("{\"exampleId\":\"g\",\"inputJson\":{\"message\":1},\"expectedJson\":{}}\n"),
-                        "line 1: inputJson: $.message: expected string, got number (nothing was imported)");
+                        "line 1: inputJson: $.message: expected string, got number");
     assert_string_equal(parse_msg(ROW("a") ROW("b") ROW(" a ")),
-                        "line 3: duplicate exampleId \"a\" (first on line 1) (nothing was imported)");
+                        "line 3: duplicate exampleId \"a\" (first on line 1)");
     assert_string_equal(parse_msg("{\"exampleId\":\"a\"," OKIN "," OKOUT ",\"split\":\"validation\"}\n"),
-                        "line 1: split \"validation\" is not one of train, dev, holdout, test (nothing was imported)");
+                        "line 1: split \"validation\" is not one of train, dev, holdout, test");
     assert_string_equal(parse_msg("{\"exampleId\":\"a\"," OKIN "," OKOUT ",\"split\":3}\n"),
-                        "line 1: split must be a string (train, dev, holdout or test) (nothing was imported)");
+                        "line 1: split must be a string (train, dev, holdout or test)");
     assert_string_equal(parse_msg("{\"exampleId\":\"a\"," OKIN "," OKOUT ",\"tags\":\"x\"}\n"),
-                        "line 1: tags must be an array of strings (nothing was imported)");
+                        "line 1: tags must be an array of strings");
     assert_string_equal(parse_msg("{\"exampleId\":\"a\"," OKIN "," OKOUT ",\"expected\":1}\n"),
                         "line 1: unknown field \"expected\" (a row has exampleId, inputJson, expectedJson, "
-                        "split, tags, source, meta) (nothing was imported)");
+                        "split, tags, source, meta)");
     assert_string_equal(parse_msg("{\"exampleId\":\"a\"," OKIN "}\n"),
-                        "line 1: expectedJson is missing (nothing was imported)");
-    assert_string_equal(parse_msg("[1]\n"), "line 1: a row must be a JSON object (nothing was imported)");
+                        "line 1: expectedJson is missing");
+    assert_string_equal(parse_msg("[1]\n"), "line 1: a row must be a JSON object");
     assert_string_equal(parse_msg("\n \n"), "no rows: the input is empty");
     /* several bad lines: the first is named, the rest counted */
     assert_string_equal(parse_msg("x\n" ROW("a") "y\nz\n"),
-                        "line 1: invalid JSON at col 1: not valid JSON (and 2 more bad lines; nothing was imported)");
+                        "line 1: invalid JSON at col 1: not valid JSON (and 2 more bad lines)");
     /* hostile text in a message is sanitised */
     parse_msg("{\"exampleId\":\"a\"," OKIN "," OKOUT ",\"split\":\"\\u001b[2J\"}\n");
     assert_null(strchr(pmsg, 0x1b));
@@ -268,7 +268,7 @@ static void test_bad_rows(void **state)
     big[201] = 0;
     char line[1024];
     snprintf(line, sizeof line, "{\"exampleId\":\"%s\"," OKIN "," OKOUT "}\n", big);
-    assert_string_equal(parse_msg(line), "line 1: exampleId is longer than 200 characters (201) (nothing was imported)");
+    assert_string_equal(parse_msg(line), "line 1: exampleId is longer than 200 characters (201)");
 }
 
 static void test_row_shaping(void **state)
