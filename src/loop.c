@@ -181,7 +181,8 @@ int loop_run(struct store *st, const struct loop_opts *o, struct loop_result *re
     bool failed = true;
 
     /* compile */
-    say(&l, "info", "compile.start", NULL, "compiling %s", o->signature_id);
+    if (o->progress)
+        o->progress(o->user, "compile.start", o->signature_id);
     struct compile_opts co = {.signature_id = o->signature_id,
                               .lm = o->lm,
                               .concurrency = o->concurrency,
