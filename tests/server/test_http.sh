@@ -161,7 +161,17 @@ printf '{"path":"dse/active:getActive","args":{"signatureId":"S"}%s}' "$pad" >"$
 curl -sS --max-time 30 --limit-rate 20K -o "$tmp/slowbody" -w '%{http_code}' -X POST \
   -H "Authorization: Bearer $READ" --data-binary @"$tmp/slow" "$url/api/query" >"$tmp/slowcode" &
 cpid=$!
-sleep 1
+# wait until the upload's connection is up (Linux /proc), then give curl a
+# moment to send its headers
+hexport=$(printf '%04X' "${url##*:}")
+i=0
+until awk -v p=":$hexport" '$4 == "01" && (index($2, p) || index($3, p)) { f = 1 } END { exit !f }' \
+  /proc/net/tcp 2>/dev/null; do
+  i=$((i + 1))
+  [ $i -lt 200 ] || fail "the slow upload never connected"
+  sleep 0.05
+done
+sleep 0.5
 stop_server
 wait "$cpid" || fail "in-flight client failed"
 [ "$stop_rc" = 0 ] || fail "exit code $stop_rc after SIGTERM"
