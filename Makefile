@@ -140,7 +140,7 @@ script-test: $(BIN)
 	@DSE_BIN=$(CURDIR)/$(BIN) DSE_SRCDIR=$(CURDIR) tests/run-scripts.sh
 
 run: $(BIN)
-	@DSE_CATALOG=$(CURDIR)/db/catalog $(BIN) --db $(BUILD)/demo.db demo --console \
+	@$(BIN) --db $(BUILD)/demo.db demo --console \
 	  --dataset ../shared/datasets/selecttool.dataset.v1.jsonl
 
 asan:
