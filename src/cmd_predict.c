@@ -194,6 +194,7 @@ int cmd_predict(struct cli_ctx *ctx, int argc, char **argv)
         json_set_str(o, "runId", run_id);
         json_set_str(o, "compiled_id", res.compiled_id);
         json_set_bool(o, "canary", res.canary);
+        json_set_str(o, "route", res.route);
         json_set_str(o, "strategyId", json_str(res.receipt, "strategyId", ""));
         json_set_copy(o, "lm", lmj);
         json_set_num(o, "durationMs", (double)res.duration_ms);
@@ -217,7 +218,7 @@ int cmd_predict(struct cli_ctx *ctx, int argc, char **argv)
         char cid[32];
         hash_short(res.compiled_id, cid, sizeof cid, 12);
         printf("receipt %s%s  %s %s  %s  %s %s  lm %d call%s%s\n", res.receipt_id,
-               live == 0 ? "" : " (NOT recorded)", res.canary ? "canary" : "policy", cid,
+               live == 0 ? "" : " (NOT recorded)", res.route[0] ? res.route : "policy", cid,
                cli_cell(json_str(res.receipt, "strategyId", ""), 0),
                cli_cell(json_str(lmj, "provider", ""), 0), cli_cell(json_str(lmj, "model", ""), 0),
                res.lm_calls, res.lm_calls == 1 ? "" : "s",

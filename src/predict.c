@@ -116,6 +116,7 @@ int predict_resolve_policy(struct store *st, const cJSON *signature, const char 
         out->bucket = hash_canary_bucket(json_str(canary, "salt", ""), thread_id ? thread_id : "",
                                          sig_id);
         out->canary = out->bucket < pct;
+        snprintf(out->route, sizeof out->route, "%s", out->canary ? "canary" : "control");
         const char *chosen = out->canary ? cid : ctl;
         snprintf(out->compiled_id, sizeof out->compiled_id, "%s", chosen);
         int rc = load_params(st, sig_id, chosen, out->canary ? "canary" : "control", out, err);
@@ -134,6 +135,7 @@ int predict_resolve_policy(struct store *st, const cJSON *signature, const char 
             return dse_fail(err, "PolicyRegistryError", "active pointer of %s is not a compiled id",
                             sig_id);
         memcpy(out->compiled_id, active, n + 1);
+        snprintf(out->route, sizeof out->route, "active");
         return load_params(st, sig_id, active, "active", out, err);
     }
     const cJSON *defaults = json_get(signature, "defaultParams");
@@ -142,6 +144,7 @@ int predict_resolve_policy(struct store *st, const cJSON *signature, const char 
     out->params = json_dup(defaults);
     hash_json(defaults, out->compiled_id);
     out->from_default = true;
+    snprintf(out->route, sizeof out->route, "default");
     return 0;
 }
 
@@ -552,6 +555,7 @@ int predict_live_ex(struct store *st, struct lm_client *lm, const cJSON *signatu
     };
     run_once(&r, pre_failed ? &pre : NULL, res);
     res->canary = pol.canary;
+    snprintf(res->route, sizeof res->route, "%s", pol.route);
     cJSON_Delete(null_input);
     blobstore_free(bs);
     cJSON_Delete(fallback);
@@ -570,6 +574,11 @@ int predict_live_ex(struct store *st, struct lm_client *lm, const cJSON *signatu
         res->output = NULL;
         dse_fail(&res->error, "ReceiptRecorderError", "could not record receipt %s: %s%s%s",
                  res->receipt_id, rerr.code, rerr.msg[0] ? ": " : "", rerr.msg);
+        cJSON *result = json_obj();
+        json_set_str(result, "_tag", "Error");
+        json_set_str(result, "errorName", res->error.code);
+        json_set_str(result, "message", res->error.msg);
+        json_set(res->receipt, "result", result);
         if (err)
             *err = res->error;
         return -1;

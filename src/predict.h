@@ -16,7 +16,42 @@
  * A receipt is produced on success and on error; errors carry the reference
  * names (BudgetExceededError, LmClientError, PolicyRegistryError,
  * PromptRenderError, OutputDecodeError, RlmKernelError, PredictStrategyError,
- * ReceiptRecorderError). */
+ * ReceiptRecorderError).  Any other failure is named "PredictError" with the
+ * original code in its message.
+ *
+ * Run order (both paths): the input is checked against the signature's
+ * inputSchema (PromptRenderError, as the reference's input encoding fails),
+ * then strategyId = params.strategy.id or "direct.v1":
+ *   direct.v1    render (render.h, blobs inlined) -> check time, count an LM
+ *                call, call the main model, count output chars -> decode
+ *                (decode.h) -> while repairs < decode.maxRepairs: repair call
+ *                (original messages + assistant turn with the first 5,000
+ *                chars of the reply + user turn from decode_repair_prompt;
+ *                temperature 0, topP 1, maxTokens min(256, repair or main
+ *                maxTokens, else 256)) -> outputHash
+ *   rlm_lite.v1  budgets.maxRlmIterations and maxSubLmCalls required
+ *                (PredictStrategyError), render with blob placeholders,
+ *                rlm_loop_run (rlm.h), trace blob, outputHash
+ *   other        PredictStrategyError
+ *
+ * The receipt is PredictReceiptV1 (reference §6.2): format, formatVersion 1,
+ * receiptId (random UUID) = runId, createdAt, signatureId, compiled_id,
+ * strategyId, hashes {inputSchemaHash, outputSchemaHash, promptIrHash,
+ * renderedPromptHash?, paramsHash, outputHash? (Ok only)}, model (main role),
+ * usage? (first LM call, direct.v1), timing, promptRenderStats?,
+ * contextPressure?, repairCount? (> 0 only), rlmTrace? {blob, eventCount},
+ * budget {limits, usage}, result {_tag:"Ok"} | {_tag:"Error", errorName,
+ * message}.  Our extension, so every screen can name the model:
+ *   "lm": {"provider": "local-knn"|"openai"|..., "model": the model that
+ *          answered the first call (else the client's default),
+ *          "calls": LM requests made (provider calls + cache hits),
+ *          "cacheHits": n}
+ *
+ * Few-shot extension: params.fewShot.demos ([{id, input, output}]) are
+ * rendered after the authored demos; see render.h for the selection rule.
+ *
+ * Thread safety: predict_run may run on many threads at once (eval/compile
+ * pools) as long as the LM client allows it (lm.h says it does). */
 #ifndef DSE_PREDICT_H
 #define DSE_PREDICT_H
 
@@ -37,6 +72,10 @@ struct predict_policy {
     bool canary;        /* routed to the canary artifact */
     bool from_default;  /* no active pointer: signature defaults */
     unsigned bucket;    /* canary bucket (0..99) when a canary is enabled */
+    /* Added: how it was chosen, for screens and logs: "canary", "control"
+     * (a canary runs but this thread's bucket is outside it), "active" or
+     * "default". */
+    char route[12];
 };
 
 struct predict_result {
@@ -54,6 +93,7 @@ struct predict_result {
     char compiled_id[HASH_ID_LEN + 1];
     bool canary;
     cJSON *trace;
+    char route[12];         /* predict_live: the policy route (see above); "" otherwise */
 };
 
 /* Resolve the policy for (signature, thread) exactly as reference §3:
@@ -76,7 +116,15 @@ int predict_run(const cJSON *signature, const char *compiled_id, const cJSON *pa
 
 /* The live path: resolve, run, write trace blob, record the receipt under
  * (thread_id, run_id).  Returns 0 when a receipt was recorded (res->ok tells
- * success), -1 with err when even recording failed. */
+ * success), -1 with err when even recording failed.
+ *
+ * Details: a policy that cannot be resolved (PolicyRegistryError) is still
+ * receipted, under the compiled_id that failed (else the defaults' id), so
+ * a canary whose artifact is broken accumulates errors and auto-stops.  Blobs
+ * and the RLM var space live in the store under (thread_id, run_id).  When
+ * recording fails, res->ok is false, res->error and err are
+ * ReceiptRecorderError, res->output is dropped and res->receipt (never
+ * stored) has result {_tag:"Error", errorName:"ReceiptRecorderError"}. */
 int predict_live(struct store *st, struct lm_client *lm, const cJSON *signature,
                  const char *thread_id, const char *run_id, const cJSON *input,
                  struct predict_result *res, struct dse_err *err);
@@ -109,9 +157,5 @@ struct predict_model {
 void predict_model_resolve(const cJSON *params, const char *role, struct predict_model *out);
 /* {modelId?, temperature?, topP?, maxTokens?} (receipt.model). */
 cJSON *predict_model_json(const struct predict_model *m);
-
-/* Receipt fields of the few-shot extension: params.fewShot.demos
- * ([{id, input, output}]) are rendered after the authored demos; see
- * render.h for the exact selection rule. */
 
 #endif

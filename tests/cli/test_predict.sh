@@ -33,7 +33,7 @@ grep -q unknown_signature "$T/err" || fail "unknown signature"
 expect_rc 0 "$D" --db "$DB" predict --signature SelectTool.v1 --thread thread-1 --run run-1 \
   --input "{\"message\":\"please call me Captain from now on\",$HINT}"
 grep -q '"toolName": "user_update"' "$T/out" || fail "knn answer: $(cat "$T/out")"
-grep -q "^receipt [0-9a-f-]\{36\}  policy sha256:a76900eb174f  direct.v1  local-knn local-knn  lm 1 call" "$T/out" \
+grep -q "^receipt [0-9a-f-]\{36\}  default sha256:a76900eb174f  direct.v1  local-knn local-knn  lm 1 call" "$T/out" \
   || fail "receipt line: $(cat "$T/out")"
 
 expect_rc 0 "$D" --db "$DB" --json predict --signature blueprint_select_tool --thread thread-1 \

@@ -739,6 +739,7 @@ static void test_canary_routing(void **state)
     assert_int_equal(predict_resolve_policy(st, sig, "thread-1", &pol, &err), 0);
     assert_true(pol.from_default);
     assert_false(pol.canary);
+    assert_string_equal(pol.route, "default");
     assert_string_equal(pol.compiled_id,
                         "sha256:a76900eb174f20d0364ad84b189228a67958612fa0733c10349c52c439f64525");
     predict_policy_free(&pol);
@@ -751,6 +752,7 @@ static void test_canary_routing(void **state)
     free(args);
     assert_int_equal(predict_resolve_policy(st, sig, "thread-1", &pol, &err), 0);
     assert_false(pol.from_default);
+    assert_string_equal(pol.route, "active");
     assert_string_equal(pol.compiled_id, control);
     assert_string_equal(json_str(json_get(pol.params, "decode"), "mode", ""), "jsonish");
     predict_policy_free(&pol);
@@ -759,6 +761,7 @@ static void test_canary_routing(void **state)
     start_canary(st, canary, 65, NULL);
     assert_int_equal(predict_resolve_policy(st, sig, "thread-1", &pol, &err), 0);
     assert_false(pol.canary);
+    assert_string_equal(pol.route, "control");
     assert_int_equal(pol.bucket, 65);
     assert_string_equal(pol.compiled_id, control);
     predict_policy_free(&pol);
@@ -818,6 +821,7 @@ static void test_live_records_and_counts(void **state)
     assert_int_equal(predict_live(st, lm, sig, "thread-1", "run-1", input, &res, &err), 0);
     assert_true(res.ok);
     assert_true(res.canary);
+    assert_string_equal(res.route, "canary");
     assert_string_equal(res.compiled_id, canary);
     cJSON *row = get_receipt(st, res.receipt_id);
     assert_string_equal(json_str(row, "threadId", ""), "thread-1");
@@ -879,6 +883,8 @@ static void test_live_records_and_counts(void **state)
     assert_false(res.ok);
     assert_string_equal(res.error.code, "ReceiptRecorderError");
     assert_string_equal(err.code, "ReceiptRecorderError");
+    assert_null(res.output);
+    assert_string_equal(json_str(json_get(res.receipt, "result"), "errorName", ""), "ReceiptRecorderError");
     predict_result_free(&res);
     st->read_only = false;
 
