@@ -20,6 +20,7 @@
 #include "hash.h"
 #include "json.h"
 #include "lm.h"
+#include "lmopts.h"
 #include "loop.h"
 #include "sanitize.h"
 #include "store.h"
@@ -28,47 +29,25 @@
 
 /* ---- shared pieces ---- */
 
-/* LM flags every engine command takes. */
-struct lm_flags {
-    const char *provider, *base_url, *model, *key_env, *key_file;
-    long long concurrency;
-    bool no_cache;
-};
-
-#define LM_FLAG_OPTS(f)                                                                          \
-    {"provider", 0, CLI_STR, &(f).provider, "NAME", "LM provider: local-knn (default) or openai"}, \
-        {"base-url", 0, CLI_STR, &(f).base_url, "URL", "openai: endpoint base, e.g. https://openrouter.ai/api"}, \
-        {"model", 0, CLI_STR, &(f).model, "ID", "model id"},                                      \
-        {"api-key-env", 0, CLI_STR, &(f).key_env, "VAR", "openai: env var with the key (default OPENAI_API_KEY)"}, \
-        {"api-key-file", 0, CLI_STR, &(f).key_file, "PATH", "openai: file holding the key"},     \
-        {"concurrency", 'j', CLI_INT, &(f).concurrency, "N", "requests/evaluations in flight (default 4)"}, \
-        {"no-cache", 0, CLI_FLAG, &(f).no_cache, NULL, "bypass the store-backed LM response cache"}
-
-static int flags_concurrency(const struct lm_flags *f)
+/* The engine's worker pools follow --concurrency too (default 4, at most 64). */
+static int flags_concurrency(const struct lmopts *f)
 {
     long long c = f->concurrency > 0 ? f->concurrency : 4;
     return (int)(c > 64 ? 64 : c);
 }
 
-/* Open the LM (cache-wrapped over the store unless --no-cache). */
-static struct lm_client *open_lm(struct cli_ctx *ctx, const struct lm_flags *f)
+/* Open the LM named by the flags (cache-wrapped over the store unless
+ * --no-cache); NULL after reporting the error. */
+static struct lm_client *open_lm(struct cli_ctx *ctx, const struct lmopts *f)
 {
     struct store *st = cli_store(ctx);
     if (!st)
         return NULL;
-    struct lm_config cfg = {.provider = f->provider,
-                            .base_url = f->base_url,
-                            .model = f->model,
-                            .api_key_env = f->key_env,
-                            .api_key_file = f->key_file,
-                            .concurrency = flags_concurrency(f)};
     struct dse_err err = {0};
-    struct lm_client *lm = lm_open(&cfg, &err);
-    if (!lm) {
+    struct lm_client *lm = lmopts_open(f, st, &err);
+    if (!lm)
         cli_report(&err);
-        return NULL;
-    }
-    return f->no_cache ? lm : lm_cache_wrap(lm, st);
+    return lm;
 }
 
 static const char *short_id(const char *id)
@@ -141,11 +120,11 @@ int cmd_compile(struct cli_ctx *ctx, int argc, char **argv)
     static const char usage[] =
         "dse compile --signature ID [--concurrency N] [--run-id R] [--provider P --model M ...]";
     const char *sig_name = NULL, *run_id = NULL;
-    struct lm_flags lf = {0};
+    struct lmopts lf = {0};
     struct cli_opt opts[] = {
         {"signature", 's', CLI_STR, &sig_name, "ID", "signature id, key or unique suffix"},
         {"run-id", 0, CLI_STR, &run_id, "R", "append progress events to this ops run"},
-        LM_FLAG_OPTS(lf),
+        LMOPTS_CLI(lf),
         {0}};
     int n = cli_parse(ctx, argc, argv, opts, usage,
                       "Compile a signature: search its compile job's params space on the train\n"
@@ -210,7 +189,7 @@ int cmd_eval(struct cli_ctx *ctx, int argc, char **argv)
     const char *sig_name = NULL, *compiled = NULL, *split = "holdout", *run_id = NULL;
     long long limit = 500;
     bool no_details = false;
-    struct lm_flags lf = {0};
+    struct lmopts lf = {0};
     struct cli_opt opts[] = {
         {"signature", 's', CLI_STR, &sig_name, "ID", "signature id, key or unique suffix"},
         {"compiled-id", 0, CLI_STR, &compiled, "ID", "artifact to evaluate"},
@@ -218,7 +197,7 @@ int cmd_eval(struct cli_ctx *ctx, int argc, char **argv)
         {"limit", 'n', CLI_INT, &limit, "N", "examples loaded, 1..500 (default 500)"},
         {"no-details", 0, CLI_FLAG, &no_details, NULL, "store the summary without per-example results"},
         {"run-id", 0, CLI_STR, &run_id, "R", "append events to this ops run"},
-        LM_FLAG_OPTS(lf),
+        LMOPTS_CLI(lf),
         {0}};
     int n = cli_parse(ctx, argc, argv, opts, usage,
                       "Evaluate a stored artifact on a split of the signature's examples with the\n"
@@ -286,14 +265,14 @@ int cmd_promote(struct cli_ctx *ctx, int argc, char **argv)
     const char *sig_name = NULL, *compiled = NULL, *run_id = NULL;
     double min_delta = NAN;
     bool no_holdout = false;
-    struct lm_flags lf = {0};
+    struct lmopts lf = {0};
     struct cli_opt opts[] = {
         {"signature", 's', CLI_STR, &sig_name, "ID", "signature id, key or unique suffix"},
         {"compiled-id", 0, CLI_STR, &compiled, "ID", "the compile report's best artifact"},
         {"min-delta", 0, CLI_DOUBLE, &min_delta, "D", "required holdout improvement (default 0.05)"},
         {"no-require-holdout", 0, CLI_FLAG, &no_holdout, NULL, "allow a dataset without holdout"},
         {"run-id", 0, CLI_STR, &run_id, "R", "append events to this ops run"},
-        LM_FLAG_OPTS(lf),
+        LMOPTS_CLI(lf),
         {0}};
     int n = cli_parse(ctx, argc, argv, opts, usage,
                       "Promote a compiled artifact behind the holdout gate: the compile report for\n"
@@ -463,7 +442,7 @@ int cmd_canary(struct cli_ctx *ctx, int argc, char **argv)
     double pct = NAN, max_err = NAN, min_delta = NAN;
     long long min_samples = 0, limit = 50;
     bool skip_gate = false, no_holdout = false;
-    struct lm_flags lf = {0};
+    struct lmopts lf = {0};
     struct cli_opt opts[] = {
         {"signature", 's', CLI_STR, &sig_name, "ID", "signature id, key or unique suffix"},
         {"compiled-id", 0, CLI_STR, &compiled, "ID", "start: the canary artifact"},
@@ -477,7 +456,7 @@ int cmd_canary(struct cli_ctx *ctx, int argc, char **argv)
         {"reason", 0, CLI_STR, &reason, "TEXT", "start/stop: recorded in the canary history"},
         {"limit", 'n', CLI_INT, &limit, "N", "history: rows (default 50, max 200)"},
         {"run-id", 0, CLI_STR, &run_id, "R", "start: append events to this ops run"},
-        LM_FLAG_OPTS(lf),
+        LMOPTS_CLI(lf),
         {0}};
     char **pos;
     int n = cli_parse(ctx, argc, argv, opts, canary_usage,
@@ -614,7 +593,7 @@ int cmd_traffic(struct cli_ctx *ctx, int argc, char **argv)
     const char *sig_name = NULL, *split = "train", *run_id = NULL, *prefix = "traffic";
     long long count = 0, threads = 4, ids = 1;
     double duration = 0, rate = 0;
-    struct lm_flags lf = {0};
+    struct lmopts lf = {0};
     struct cli_opt opts[] = {
         {"signature", 's', CLI_STR, &sig_name, "ID", "signature id, key or unique suffix"},
         {"count", 'n', CLI_INT, &count, "N", "predicts in total (default 20 unless --duration)"},
@@ -625,7 +604,7 @@ int cmd_traffic(struct cli_ctx *ctx, int argc, char **argv)
         {"thread-prefix", 0, CLI_STR, &prefix, "P", "thread ids are P-<k> (default traffic)"},
         {"split", 0, CLI_STR, &split, "NAME", "examples to replay: train (default), holdout, test, all"},
         {"run-id", 0, CLI_STR, &run_id, "R", "receipts' run id (default dse_traffic_<uuid>)"},
-        LM_FLAG_OPTS(lf),
+        LMOPTS_CLI(lf),
         {0}};
     int n = cli_parse(ctx, argc, argv, opts, usage,
                       "Replay example inputs as live predicts (canary routing, receipts, canary\n"
@@ -720,7 +699,7 @@ int cmd_loop(struct cli_ctx *ctx, int argc, char **argv)
     const char *sig_name = NULL, *run_id = NULL, *commit = NULL;
     long long pct = 20, min_samples = 20, threads = 4;
     double max_err = 0.2, min_delta = 0, timeout = 180, rate = 0;
-    struct lm_flags lf = {0};
+    struct lmopts lf = {0};
     struct cli_opt opts[] = {
         {"signature", 's', CLI_STR, &sig_name, "ID", "signature id, key or unique suffix"},
         {"pct", 0, CLI_INT, &pct, "P", "canary rollout percentage (default 20)"},
@@ -732,7 +711,7 @@ int cmd_loop(struct cli_ctx *ctx, int argc, char **argv)
         {"traffic-rate", 0, CLI_DOUBLE, &rate, "R", "the loop's own traffic, calls/s (default unpaced)"},
         {"run-id", 0, CLI_STR, &run_id, "R", "ops run id (default opsrun_<uuid>)"},
         {"commit-sha", 0, CLI_STR, &commit, "SHA", "recorded on the ops run"},
-        LM_FLAG_OPTS(lf),
+        LMOPTS_CLI(lf),
         {0}};
     int n = cli_parse(ctx, argc, argv, opts, usage,
                       "One round of the overnight loop, recorded as an ops run with an event per\n"
@@ -838,7 +817,7 @@ int cmd_demo(struct cli_ctx *ctx, int argc, char **argv)
     struct store *st = cli_store(ctx);
     if (!st)
         return EXIT_REFUSED;
-    struct lm_flags lf = {.provider = "local-knn"};
+    struct lmopts lf = {.provider = "local-knn"};
     struct lm_client *lm = open_lm(ctx, &lf);
     if (!lm)
         return EXIT_REFUSED;
