@@ -245,7 +245,8 @@ struct server {
     struct server_tokens *tokens; /* NULL: no auth (loopback only) */
     struct MHD_Daemon *daemon;
     unsigned store_flags;
-    pthread_mutex_t lock; /* conns, in_flight, stores, log */
+    pthread_mutex_t lock;     /* conns, in_flight, stores, the MHD log limiter */
+    pthread_mutex_t log_lock; /* log writes, kept apart from connection bookkeeping */
     struct conn *conns;
     unsigned in_flight;
     struct store **stores;
@@ -291,10 +292,10 @@ static void log_line(struct server *s, const char *fmt, ...)
     va_end(ap);
     char ts[32];
     util_iso_time(util_now_ms(), ts);
-    pthread_mutex_lock(&s->lock);
+    pthread_mutex_lock(&s->log_lock);
     fprintf(s->log, "%s %s\n", ts, buf);
     fflush(s->log);
-    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&s->log_lock);
 }
 
 /* libmicrohttpd logs once per broken connection; under a flood of them keep
@@ -936,6 +937,7 @@ int server_run(const struct server_config *cfg, struct dse_err *err)
         }
     }
     pthread_mutex_init(&s.lock, NULL);
+    pthread_mutex_init(&s.log_lock, NULL);
 
     /* Signals go to this thread only: block them before MHD starts its
      * threads (which inherit the mask), then wait for them below. */
@@ -974,6 +976,7 @@ int server_run(const struct server_config *cfg, struct dse_err *err)
             fclose(s.log);
         server_tokens_free(s.tokens);
         pthread_mutex_destroy(&s.lock);
+        pthread_mutex_destroy(&s.log_lock);
         return dse_fail(err, "listen_failed", "cannot listen on %s: %s", cfg->listen,
                         e ? strerror(e) : "libmicrohttpd refused the configuration");
     }
@@ -1020,5 +1023,6 @@ int server_run(const struct server_config *cfg, struct dse_err *err)
         fclose(s.log);
     server_tokens_free(s.tokens);
     pthread_mutex_destroy(&s.lock);
+    pthread_mutex_destroy(&s.log_lock);
     return 0;
 }
