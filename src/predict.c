@@ -199,6 +199,10 @@ static cJSON *usage_json(const struct lm_response *r)
         json_set_num(u, "completionTokens", r->completion_tokens);
     if (r->total_tokens >= 0)
         json_set_num(u, "totalTokens", r->total_tokens);
+    if (!u->child) { /* the provider said nothing: no usage field */
+        cJSON_Delete(u);
+        return NULL;
+    }
     return u;
 }
 

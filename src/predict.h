@@ -105,7 +105,8 @@ int predict_resolve_policy(struct store *st, const cJSON *signature, const char 
                            struct predict_policy *out, struct dse_err *err);
 void predict_policy_free(struct predict_policy *p);
 
-/* Run with fixed params (no routing, nothing persisted).  `blobs` may be
+/* Run with fixed params (no routing, nothing persisted).  compiled_id NULL
+ * or "" means paramsHash(params).  `blobs` may be
  * NULL or an array of {id, text, mime?} seeding the in-memory blob store
  * (dataset meta.blobs).  Fills *res (caller frees with predict_result_free);
  * returns 0 when the call produced a receipt (check res->ok for the
