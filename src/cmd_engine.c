@@ -769,8 +769,13 @@ int cmd_loop(struct cli_ctx *ctx, int argc, char **argv)
             printf("  canary ok %ld error %ld\n", res.ok, res.errors);
         printf("  see `dse run %s`\n", cli_cell(res.run_id, 0));
     }
-    if (lrc < 0)
+    if (lrc < 0) {
         rc = cli_report(&err);
+    } else if (!strcmp(res.outcome, "canceled")) {
+        fprintf(stderr, "dse: canceled: the loop was interrupted (the canary was stopped, the run "
+                        "finished)\n");
+        rc = EXIT_REFUSED;
+    }
     loop_result_free(&res);
     restore_stop_handlers();
     lm_close(lm);

@@ -891,6 +891,8 @@ int compile_run(struct store *st, const struct compile_opts *o, struct compile_r
                 struct dse_err *err)
 {
     memset(out, 0, sizeof *out);
+    if (!o->lm)
+        return dse_fail(err, "invalid_input", "compile needs an LM client (lmopts_open)");
     struct run r = {.st = st, .o = o};
     r.t0 = util_mono_ms();
     if (o->lm)

@@ -469,6 +469,8 @@ int eval_report(struct store *st, struct lm_client *lm, const struct eval_reques
                 struct eval_outcome *out, struct dse_err *err)
 {
     memset(out, 0, sizeof *out);
+    if (!lm)
+        return dse_fail(err, "invalid_input", "eval needs an LM client (lmopts_open)");
     const char *split = req->split && *req->split ? req->split : "holdout";
     int limit = req->limit > 0 ? req->limit : 500;
     if (limit > 500)

@@ -115,6 +115,10 @@ int gate_check(struct store *st, const struct gate_opts *o, struct gate_result *
 
     if (store_active_id(st, o->signature_id, res->control_id, sizeof res->control_id, err) < 0)
         goto done;
+    if (res->control_id[0] && !o->lm) {
+        dse_fail(err, "invalid_input", "the gate needs an LM client to evaluate the control");
+        goto done;
+    }
     if (res->control_id[0]) {
         struct dse_err aerr = {0};
         control = store_artifact(st, o->signature_id, res->control_id, &aerr);

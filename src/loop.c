@@ -127,6 +127,8 @@ int loop_run(struct store *st, const struct loop_opts *o, struct loop_result *re
              struct dse_err *err)
 {
     memset(res, 0, sizeof *res);
+    if (!o->lm)
+        return dse_fail(err, "invalid_input", "the loop needs an LM client (lmopts_open)");
     struct lp l = {.st = st, .o = o, .res = res};
     if (o->run_id && *o->run_id) {
         snprintf(res->run_id, sizeof res->run_id, "%s", o->run_id);

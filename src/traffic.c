@@ -170,6 +170,10 @@ int traffic_run(struct store *st, const struct traffic_opts *o, struct traffic_s
                 struct dse_err *err)
 {
     memset(out, 0, sizeof *out);
+    if (!o->lm)
+        return dse_fail(err, "invalid_input", "traffic needs an LM client (lmopts_open)");
+    if (o->count <= 0 && o->duration_ms <= 0 && !o->stop)
+        return dse_fail(err, "invalid_input", "traffic needs a count, a duration or a stop flag");
     if (o->run_id && *o->run_id) {
         snprintf(out->run_id, sizeof out->run_id, "%s", o->run_id);
     } else {
