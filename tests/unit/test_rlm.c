@@ -19,6 +19,7 @@
 #include "lm.h"
 #include "predict.h"
 #include "rlm.h"
+#include "store.h"
 #include "util.h"
 
 #define RECAP "@openagents/autopilot/canary/RecapThread.v1"
@@ -759,6 +760,67 @@ static void test_end_to_end_knn(void **state)
     free(thread);
 }
 
+/* Live mode: blobs and vars live in the store under (thread, run); a second
+ * run in the same scope finds its vars and skips straight to reading them. */
+static void test_live_store_scope(void **state)
+{
+    (void)state;
+    struct dse_err err;
+    struct store *st = store_open_sqlite(":memory:", 0, &err);
+    assert_non_null(st);
+    const cJSON *sig = sig_of(SUMMARIZE);
+    char *thread = long_thread();
+    const char *texts[] = {thread};
+    struct sbuf blobs = {0};
+    cJSON *input = recap_input(&blobs, "When did we decide to deploy the billing service?", texts, 1);
+    cJSON *bj = parse(blobs.s);
+    struct lm_config cfg = {.provider = "local-knn"};
+    struct lm_client *lm = lm_open(&cfg, &err);
+    struct predict_live_opts po = {.blobs = bj};
+    struct predict_result res;
+    assert_int_equal(predict_live_ex(st, lm, sig, "th", "rn", input, &po, &res, &err), 0);
+    if (!res.ok)
+        fail_msg("live rlm: %s: %s", res.error.code, res.error.msg);
+    cJSON *first = json_dup(res.output);
+    int first_iters = (int)json_int(json_path(res.receipt, "budget.usage"), "rlmIterations", 0);
+    /* the trace blob is in the run's scope */
+    cJSON *a = json_obj(), *out = NULL;
+    json_set_str(a, "threadId", "th");
+    json_set_str(a, "runId", "rn");
+    json_set_str(a, "blobId", json_str(json_path(res.receipt, "rlmTrace.blob"), "id", ""));
+    assert_int_equal(store_call(st, STORE_OP_blobs_get, a, &out, &err), 0);
+    assert_non_null(strstr(json_str(out, "text", ""), "openagents.dse.rlm_trace"));
+    cJSON_Delete(out);
+    cJSON_Delete(a);
+    /* the vars too */
+    a = json_obj();
+    json_set_str(a, "threadId", "th");
+    json_set_str(a, "runId", "rn");
+    assert_int_equal(store_call(st, STORE_OP_var_list, a, &out, &err), 0);
+    char *vl = json_canonical(out);
+    assert_non_null(strstr(vl, "\"name\":\"chunks_"));
+    assert_non_null(strstr(vl, "\"name\":\"lines_"));
+    free(vl);
+    cJSON_Delete(out);
+    cJSON_Delete(a);
+    predict_result_free(&res);
+
+    /* same scope again: no Chunk, no extraction, the same answer */
+    assert_int_equal(predict_live_ex(st, lm, sig, "th", "rn", input, &po, &res, &err), 0);
+    assert_true(res.ok);
+    assert_true(json_equal(res.output, first));
+    assert_int_equal(json_int(json_path(res.receipt, "budget.usage"), "subLmCalls", -1), 0);
+    assert_true(json_int(json_path(res.receipt, "budget.usage"), "rlmIterations", 0) < first_iters);
+    predict_result_free(&res);
+    cJSON_Delete(first);
+    lm_close(lm);
+    cJSON_Delete(bj);
+    cJSON_Delete(input);
+    sbuf_free(&blobs);
+    free(thread);
+    store_close(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -768,6 +830,7 @@ int main(void)
         cmocka_unit_test(test_sublm_extract_tool_final),
         cmocka_unit_test(test_loop_out_of_iterations),
         cmocka_unit_test(test_end_to_end_knn),
+        cmocka_unit_test(test_live_store_scope),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
