@@ -18,6 +18,7 @@
 #include "util.h"
 
 #define INPUT_MAX_BYTES (16u << 20)
+#define RUN_ID_MAX 128
 
 static bool valid_utf8(const char *s, size_t n)
 {
@@ -114,6 +115,8 @@ int cmd_predict(struct cli_ctx *ctx, int argc, char **argv)
         return cli_usage_error(usage, "--thread is required");
     if (!input_arg)
         return cli_usage_error(usage, "--input is required");
+    if (run && strlen(run) > RUN_ID_MAX)
+        return cli_usage_error(usage, "--run is longer than %d bytes", RUN_ID_MAX);
 
     /* Parse the input before touching the store: a typo is a usage error. */
     struct dse_err err = {0};
@@ -161,19 +164,11 @@ int cmd_predict(struct cli_ctx *ctx, int argc, char **argv)
         cJSON_Delete(blobs);
         return cli_report(&err);
     }
-    char run_id[40];
+    char run_id[RUN_ID_MAX + 1];
     if (run && run[0])
         snprintf(run_id, sizeof run_id, "%s", run);
     else
         util_uuid(run_id);
-    if (strlen(run && run[0] ? run : run_id) >= sizeof run_id) {
-        lm_close(lm);
-        cJSON_Delete(sig);
-        free(sig_id);
-        cJSON_Delete(input);
-        cJSON_Delete(blobs);
-        return cli_usage_error(usage, "--run is longer than %zu characters", sizeof run_id - 1);
-    }
 
     struct predict_result res;
     struct predict_live_opts po = {.blobs = cJSON_GetArraySize(blobs) ? blobs : NULL};

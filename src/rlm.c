@@ -842,7 +842,7 @@ cJSON *rlm_observation_redact(const cJSON *obs)
 /* ---- the loop ---- */
 
 struct history {
-    char **role;   /* static strings */
+    const char **role; /* static strings */
     char **content;
     size_t n, cap;
 };
@@ -854,7 +854,7 @@ static void hist_push(struct history *h, const char *role, char *content /* take
         h->role = xrealloc(h->role, h->cap * sizeof *h->role);
         h->content = xrealloc(h->content, h->cap * sizeof *h->content);
     }
-    h->role[h->n] = (char *)role;
+    h->role[h->n] = role;
     h->content[h->n++] = content;
 }
 
