@@ -87,44 +87,6 @@ void rules_rollback_text(const char *sig_label, const struct rollback_plan *p, b
 
 /* ---- canary ---- */
 
-void rules_canary_eval(const cJSON *c, struct canary_eval *out)
-{
-    memset(out, 0, sizeof *out);
-    if (!c || !cJSON_IsObject(c)) {
-        out->verdict = VERDICT_NONE;
-        return;
-    }
-    out->ok = (long)json_num(c, "okCount", 0);
-    out->err = (long)json_num(c, "errorCount", 0);
-    out->total = out->ok + out->err;
-    /* Settings as the store reads them back (reference §3 counting). */
-    double ms = json_num(c, "minSamples", 20);
-    out->min_samples = isfinite(ms) ? (long)floor(ms) : 20;
-    if (out->min_samples < 1)
-        out->min_samples = 1;
-    double mr = json_num(c, "maxErrorRate", 0.2);
-    if (!isfinite(mr))
-        mr = 0.2;
-    out->max_error_rate = mr < 0 ? 0 : mr > 1 ? 1 : mr;
-    out->error_rate = out->total ? (double)out->err / (double)out->total : 0;
-    if (out->total < out->min_samples)
-        out->verdict = VERDICT_COLLECTING;
-    else if (out->error_rate > out->max_error_rate)
-        out->verdict = VERDICT_FAILING;
-    else
-        out->verdict = VERDICT_HEALTHY;
-}
-
-const char *rules_verdict_name(enum canary_verdict v)
-{
-    switch (v) {
-    case VERDICT_COLLECTING: return "collecting";
-    case VERDICT_HEALTHY: return "healthy";
-    case VERDICT_FAILING: return "failing";
-    default: return "none";
-    }
-}
-
 void rules_eta(long remaining, double rate_per_min, char *buf, size_t cap)
 {
     if (remaining <= 0) {

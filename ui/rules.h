@@ -3,8 +3,8 @@
  *
  *   - the rollback target, found exactly as the store will find it
  *     (reference dse-spec.md §4, Convex rules), for the confirmation line;
- *   - the canary verdict with its measured numbers (reference §3 auto-stop
- *     rule: total >= minSamples and errors/total > maxErrorRate);
+ *   - the time to the canary's sample minimum at a measured rate (the
+ *     verdict itself is gate_canary_verdict in src/gate.h);
  *   - the values keys 1-9 assign while labeling: catalog labelValues, else
  *     the values enumerable from the output JSON Schema, else the dataset's
  *     most frequent expected values;
@@ -37,18 +37,7 @@ void rules_rollback_plan(const char *current, const cJSON *history, struct rollb
 void rules_rollback_text(const char *sig_label, const struct rollback_plan *p, bool ascii,
                          char *buf, size_t cap);
 
-/* ---- canary (reference §3) ---- */
-enum canary_verdict { VERDICT_NONE, VERDICT_COLLECTING, VERDICT_HEALTHY, VERDICT_FAILING };
-struct canary_eval {
-    enum canary_verdict verdict;
-    long ok, err, total;
-    long min_samples;
-    double max_error_rate;
-    double error_rate; /* err / total, 0 when total == 0 */
-};
-/* canary: the getCanary row or NULL. */
-void rules_canary_eval(const cJSON *canary, struct canary_eval *out);
-const char *rules_verdict_name(enum canary_verdict v);
+/* ---- canary ---- */
 /* Minutes until min samples at rate_per_min counted receipts per minute:
  * "~4m", "~2h", "now", "?" (rate unknown or zero). */
 void rules_eta(long remaining, double rate_per_min, char *buf, size_t cap);

@@ -1,0 +1,121 @@
+#include "draw.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+static void put(struct ui *ui, WINDOW *w, int y, int x, int role, const char *fitted)
+{
+    wattrset(w, ui->attr[role]);
+    mvwaddstr(w, y, x, fitted);
+    wattrset(w, A_NORMAL);
+}
+
+void draw_clean(struct ui *ui, WINDOW *w, int y, int x, int width, int role, const char *s,
+                enum text_align al)
+{
+    if (width <= 0)
+        return;
+    char *f = text_fit(s, width, al);
+    put(ui, w, y, x, role, f);
+    free(f);
+}
+
+void draw_text(struct ui *ui, WINDOW *w, int y, int x, int width, int role, const char *s,
+               enum text_align al)
+{
+    if (width <= 0)
+        return;
+    char *f = text_cell(s, width, al);
+    put(ui, w, y, x, role, f);
+    free(f);
+}
+
+void draw_fill(struct ui *ui, WINDOW *w, int y, int x, int width, int role)
+{
+    draw_clean(ui, w, y, x, width, role, "", TEXT_LEFT);
+}
+
+void draw_clear_inner(struct ui *ui, WINDOW *w, int h, int wd)
+{
+    for (int y = 1; y < h - 1; y++)
+        draw_fill(ui, w, y, 1, wd - 2, ROLE_DEFAULT);
+}
+
+void draw_frame(struct ui *ui, WINDOW *w, int h, int wd, int role, const char *title,
+                const char *note)
+{
+    if (h < 2 || wd < 2)
+        return;
+    wattrset(w, ui->attr[role]);
+    if (ui->ascii)
+        wborder(w, '|', '|', '-', '-', '+', '+', '+', '+');
+    else
+        wborder_set(w, WACS_VLINE, WACS_VLINE, WACS_HLINE, WACS_HLINE, WACS_ULCORNER,
+                    WACS_URCORNER, WACS_LLCORNER, WACS_LRCORNER);
+    wattrset(w, A_NORMAL);
+    int room = wd - 4;
+    if (room <= 2)
+        return;
+    int nw = 0;
+    if (note && *note) {
+        nw = text_width(note) + 2;
+        if (nw > room / 2)
+            nw = room / 2;
+        char *n = draw_fmt(" %s ", note);
+        draw_clean(ui, w, 0, wd - 2 - nw, nw, role, n, TEXT_RIGHT);
+        free(n);
+    }
+    if (title && *title) {
+        char *t = draw_fmt(" %s ", title);
+        int tw = text_width(t);
+        int avail = room - nw - 1;
+        if (tw > avail)
+            tw = avail;
+        draw_clean(ui, w, 0, 2, tw, ROLE_TITLE, t, TEXT_LEFT);
+        free(t);
+    }
+}
+
+int draw_kv(struct ui *ui, WINDOW *w, int y, int x, int width, int label_w, const char *label,
+            int role, const char *value)
+{
+    if (label_w > width)
+        label_w = width;
+    draw_clean(ui, w, y, x, label_w, ROLE_LABEL, label, TEXT_LEFT);
+    draw_text(ui, w, y, x + label_w, width - label_w, role, value, TEXT_LEFT);
+    return y + 1;
+}
+
+void draw_bar(struct ui *ui, WINDOW *w, int y, int x, int width, double frac, double mark,
+              int fill_role)
+{
+    if (width <= 0)
+        return;
+    if (!(frac >= 0))
+        frac = 0;
+    if (frac > 1)
+        frac = 1;
+    int filled = (int)(frac * width + 0.5);
+    int mark_at = mark >= 0 ? (int)(mark * width + 0.5) : -1;
+    if (mark_at >= width)
+        mark_at = width - 1;
+    for (int i = 0; i < width; i++) {
+        bool in = i < filled;
+        const char *ch = in ? (ui->ascii || !ui->color ? "#" : " ") : (ui->ascii ? "." : "\xc2\xb7");
+        if (i == mark_at)
+            ch = "|";
+        draw_clean(ui, w, y, x + i, 1, in ? fill_role : ROLE_BAR_EMPTY, ch, TEXT_LEFT);
+    }
+}
+
+char *draw_fmt(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = xvasprintf(fmt, ap);
+    va_end(ap);
+    return s;
+}

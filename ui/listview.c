@@ -1,0 +1,813 @@
+#include "listview.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "action.h"
+#include "draw.h"
+#include "hash.h"
+#include "json.h"
+#include "util.h"
+
+/* A mark survives user activity for this long, so a change that lands just
+ * before a key press is still seen. */
+#define LV_MARK_GRACE_MS 2000
+/* A filtered list fetches at most this many pages per action looking for
+ * matches. */
+#define LV_FILTER_PAGES 10
+
+/* ---- key -> hash map (open addressing) ---- */
+
+struct lv_map {
+    char **key;
+    uint32_t *hash;
+    size_t cap, n;
+};
+
+static uint32_t fnv(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 16777619u;
+    }
+    return h;
+}
+
+static struct lv_map *map_new(size_t want)
+{
+    struct lv_map *m = xcalloc(1, sizeof *m);
+    m->cap = 64;
+    while (m->cap < want * 2)
+        m->cap *= 2;
+    m->key = xcalloc(m->cap, sizeof *m->key);
+    m->hash = xcalloc(m->cap, sizeof *m->hash);
+    return m;
+}
+
+static void map_free(struct lv_map *m)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->cap; i++)
+        free(m->key[i]);
+    free(m->key);
+    free(m->hash);
+    free(m);
+}
+
+static void map_put(struct lv_map *m, const char *k, uint32_t h)
+{
+    if ((m->n + 1) * 2 > m->cap)
+        return; /* sized up front; extra keys are simply not remembered */
+    size_t i = fnv(k) & (m->cap - 1);
+    while (m->key[i]) {
+        if (!strcmp(m->key[i], k)) {
+            m->hash[i] = h;
+            return;
+        }
+        i = (i + 1) & (m->cap - 1);
+    }
+    m->key[i] = xstrdup(k);
+    m->hash[i] = h;
+    m->n++;
+}
+
+static bool map_get(const struct lv_map *m, const char *k, uint32_t *h)
+{
+    if (!m)
+        return false;
+    size_t i = fnv(k) & (m->cap - 1);
+    while (m->key[i]) {
+        if (!strcmp(m->key[i], k)) {
+            *h = m->hash[i];
+            return true;
+        }
+        i = (i + 1) & (m->cap - 1);
+    }
+    return false;
+}
+
+/* ---- rows ---- */
+
+static void row_key(const struct listview *lv, const cJSON *row, char *buf, size_t cap)
+{
+    if (lv->cfg.key) {
+        lv->cfg.key(row, buf, cap);
+        return;
+    }
+    char *c = json_canonical(row);
+    char h[HASH_ID_LEN + 1];
+    hash_text(c, h);
+    free(c);
+    snprintf(buf, cap, "%s", h);
+}
+
+static uint32_t row_hash(const cJSON *row)
+{
+    char *c = json_canonical(row);
+    uint32_t h = fnv(c);
+    free(c);
+    return h;
+}
+
+static const char *row_cursor(const cJSON *row) { return json_str(row, "cursor", NULL); }
+
+static void clear_rows(struct listview *lv)
+{
+    for (int i = 0; i < lv->n; i++)
+        cJSON_Delete(lv->rows[i]);
+    lv->n = 0;
+    lv->sel = -1;
+    lv->top = 0;
+    lv->nvis = 0;
+}
+
+static void reserve(struct listview *lv, int n)
+{
+    if (n <= lv->cap)
+        return;
+    int cap = lv->cap ? lv->cap : 64;
+    while (cap < n)
+        cap *= 2;
+    lv->rows = xrealloc(lv->rows, (size_t)cap * sizeof *lv->rows);
+    lv->mark = xrealloc(lv->mark, (size_t)cap * sizeof *lv->mark);
+    lv->vis = xrealloc(lv->vis, (size_t)cap * sizeof *lv->vis);
+    lv->cap = cap;
+}
+
+void listview_init(struct listview *lv, const struct listview_cfg *cfg)
+{
+    memset(lv, 0, sizeof *lv);
+    lv->cfg = *cfg;
+    if (lv->cfg.page <= 0)
+        lv->cfg.page = LV_PAGE_DEFAULT;
+    lv->sel = -1;
+}
+
+void listview_free(struct listview *lv)
+{
+    clear_rows(lv);
+    free(lv->rows);
+    free(lv->mark);
+    free(lv->vis);
+    free(lv->filter);
+    map_free(lv->seen);
+    memset(lv, 0, sizeof *lv);
+}
+
+/* Concatenated cell text of a row, for the filter. */
+static bool row_matches(struct listview *lv, const cJSON *row)
+{
+    if (!lv->filter || !*lv->filter)
+        return true;
+    struct sbuf b = {0};
+    sbuf_add(&b, "", 0);
+    for (int c = 0; c < lv->cfg.ncols; c++) {
+        int role = ROLE_ROW;
+        lv->cfg.cell(lv->cfg.ctx, row, c, &b, &role);
+        sbuf_addc(&b, '\x1f');
+    }
+    bool hit = text_find(b.s, lv->filter) != NULL;
+    sbuf_free(&b);
+    return hit;
+}
+
+static int vis_pos(const struct listview *lv, int row)
+{
+    for (int i = 0; i < lv->nvis; i++)
+        if (lv->vis[i] == row)
+            return i;
+    return -1;
+}
+
+/* Recompute the visible list and keep the selection on a visible row. */
+static void refilter(struct listview *lv)
+{
+    lv->nvis = 0;
+    for (int i = 0; i < lv->n; i++)
+        if (row_matches(lv, lv->rows[i]))
+            lv->vis[lv->nvis++] = i;
+    if (lv->nvis == 0) {
+        lv->sel = -1;
+        lv->top = 0;
+        return;
+    }
+    if (lv->sel < 0 || lv->sel >= lv->n) {
+        lv->sel = lv->vis[0];
+    } else if (vis_pos(lv, lv->sel) < 0) {
+        int best = lv->vis[lv->nvis - 1];
+        for (int i = 0; i < lv->nvis; i++)
+            if (lv->vis[i] >= lv->sel) {
+                best = lv->vis[i];
+                break;
+            }
+        lv->sel = best;
+    }
+    if (lv->top > lv->nvis - 1)
+        lv->top = lv->nvis - 1;
+    if (lv->top < 0)
+        lv->top = 0;
+}
+
+/* Remember the content of the current rows for change marking. */
+static void remember(struct listview *lv)
+{
+    map_free(lv->seen);
+    lv->seen = map_new((size_t)lv->n + 16);
+    char key[512];
+    for (int i = 0; i < lv->n; i++) {
+        row_key(lv, lv->rows[i], key, sizeof key);
+        map_put(lv->seen, key, row_hash(lv->rows[i]));
+    }
+}
+
+/* Replace the rows with items (consumed), carrying marks over and marking
+ * rows that are new or changed when `mark` is set. */
+static void install_rows(struct listview *lv, cJSON *items, bool mark)
+{
+    char selkey[512] = "";
+    if (lv->sel >= 0 && lv->sel < lv->n)
+        row_key(lv, lv->rows[lv->sel], selkey, sizeof selkey);
+    int oldsel = lv->sel;
+    /* old marks by key */
+    struct lv_map *oldmarks = NULL;
+    if (mark) {
+        oldmarks = map_new((size_t)lv->n + 16);
+        char key[512];
+        for (int i = 0; i < lv->n; i++)
+            if (lv->mark[i]) {
+                row_key(lv, lv->rows[i], key, sizeof key);
+                map_put(oldmarks, key, (uint32_t)(lv->mark[i] & 0x7fffffff));
+            }
+    }
+    int64_t now = util_mono_ms();
+    clear_rows(lv);
+    int n = cJSON_GetArraySize(items);
+    reserve(lv, n);
+    while (items->child) {
+        cJSON *row = cJSON_DetachItemViaPointer(items, items->child);
+        lv->rows[lv->n] = row;
+        lv->mark[lv->n] = 0;
+        if (mark) {
+            char key[512];
+            row_key(lv, row, key, sizeof key);
+            uint32_t h, m;
+            if (map_get(oldmarks, key, &m))
+                lv->mark[lv->n] = now; /* still unseen */
+            else if (!map_get(lv->seen, key, &h) || h != row_hash(row))
+                lv->mark[lv->n] = now;
+        }
+        lv->n++;
+    }
+    cJSON_Delete(items);
+    map_free(oldmarks);
+    lv->sel = -1;
+    if (selkey[0])
+        for (int i = 0; i < lv->n; i++) {
+            char key[512];
+            row_key(lv, lv->rows[i], key, sizeof key);
+            if (!strcmp(key, selkey)) {
+                lv->sel = i;
+                break;
+            }
+        }
+    if (lv->sel < 0 && lv->n)
+        lv->sel = oldsel < 0 ? 0 : oldsel >= lv->n ? lv->n - 1 : oldsel;
+    refilter(lv);
+    remember(lv);
+}
+
+static int fetch(struct ui *ui, struct listview *lv, const char *cursor, enum lv_dir dir,
+                 int limit, cJSON **items, char **next)
+{
+    struct dse_err err = {0};
+    *items = NULL;
+    *next = NULL;
+    if (lv->cfg.fetch(lv->cfg.ctx, cursor, dir, limit, items, next, &err) < 0) {
+        char buf[600];
+        snprintf(lv->err, sizeof lv->err, "%s", dse_err_str(&err, buf, sizeof buf));
+        ui_err(ui, &err);
+        return -1;
+    }
+    if (!*items)
+        *items = json_arr();
+    lv->err[0] = 0;
+    return 0;
+}
+
+int listview_reset(struct ui *ui, struct listview *lv)
+{
+    cJSON *items;
+    char *next;
+    clear_rows(lv);
+    map_free(lv->seen);
+    lv->seen = NULL;
+    lv->more_back = lv->more_fwd = false;
+    lv->loaded = true;
+    if (fetch(ui, lv, NULL, LV_FWD, lv->cfg.page, &items, &next) < 0)
+        return -1;
+    lv->more_fwd = lv->cfg.paged && next != NULL;
+    free(next);
+    install_rows(lv, items, false);
+    return 0;
+}
+
+static int reset_marked(struct ui *ui, struct listview *lv);
+
+int listview_reload(struct ui *ui, struct listview *lv)
+{
+    if (!lv->loaded || !lv->n)
+        return lv->loaded ? reset_marked(ui, lv) : listview_reset(ui, lv);
+    cJSON *items, *more;
+    char *next = NULL;
+    if (!lv->cfg.paged) {
+        if (fetch(ui, lv, NULL, LV_FWD, 0, &items, &next) < 0)
+            return -1;
+        free(next);
+        install_rows(lv, items, true);
+        return 0;
+    }
+    /* Re-read the same window: from the row above the first one (or the
+     * head), as many rows as we hold, in pages the store accepts. */
+    char *start = NULL;
+    if (lv->more_back) {
+        const char *c0 = row_cursor(lv->rows[0]);
+        if (fetch(ui, lv, c0, LV_BACK, 1, &more, &next) < 0)
+            return -1;
+        free(next);
+        next = NULL;
+        if (cJSON_GetArraySize(more) > 0 && row_cursor(more->child))
+            start = xstrdup(row_cursor(more->child));
+        cJSON_Delete(more);
+    }
+    int want = lv->n < lv->cfg.page ? lv->cfg.page : lv->n;
+    items = json_arr();
+    char *cur = start;
+    bool end = false;
+    while (cJSON_GetArraySize(items) < want) {
+        int lim = want - cJSON_GetArraySize(items);
+        if (lim > 500)
+            lim = 500;
+        if (fetch(ui, lv, cur, LV_FWD, lim, &more, &next) < 0) {
+            cJSON_Delete(items);
+            free(cur);
+            return -1;
+        }
+        while (more->child)
+            cJSON_AddItemToArray(items, cJSON_DetachItemViaPointer(more, more->child));
+        cJSON_Delete(more);
+        free(cur);
+        cur = next;
+        if (!next) {
+            end = true;
+            break;
+        }
+    }
+    free(cur);
+    lv->more_fwd = !end;
+    lv->more_back = start != NULL;
+    install_rows(lv, items, true);
+    return 0;
+}
+
+/* A list that loaded empty: reload it whole but mark what appears. */
+static int reset_marked(struct ui *ui, struct listview *lv)
+{
+    cJSON *items;
+    char *next;
+    if (fetch(ui, lv, NULL, LV_FWD, lv->cfg.page, &items, &next) < 0)
+        return -1;
+    lv->more_fwd = lv->cfg.paged && next != NULL;
+    lv->more_back = false;
+    free(next);
+    install_rows(lv, items, lv->seen != NULL);
+    return 0;
+}
+
+void listview_seen(struct listview *lv)
+{
+    int64_t now = util_mono_ms();
+    for (int i = 0; i < lv->n; i++)
+        if (lv->mark[i] && now - lv->mark[i] >= LV_MARK_GRACE_MS)
+            lv->mark[i] = 0;
+}
+
+/* ---- paging at the window edges ---- */
+
+static void drop_front(struct listview *lv, int k)
+{
+    if (k <= 0)
+        return;
+    for (int i = 0; i < k; i++)
+        cJSON_Delete(lv->rows[i]);
+    memmove(lv->rows, lv->rows + k, (size_t)(lv->n - k) * sizeof *lv->rows);
+    memmove(lv->mark, lv->mark + k, (size_t)(lv->n - k) * sizeof *lv->mark);
+    lv->n -= k;
+    lv->sel -= k;
+    if (lv->sel < 0)
+        lv->sel = lv->n ? 0 : -1;
+    lv->more_back = true;
+}
+
+static void drop_back(struct listview *lv, int k)
+{
+    if (k <= 0)
+        return;
+    for (int i = lv->n - k; i < lv->n; i++)
+        cJSON_Delete(lv->rows[i]);
+    lv->n -= k;
+    if (lv->sel >= lv->n)
+        lv->sel = lv->n - 1;
+    lv->more_fwd = true;
+}
+
+static int load_fwd(struct ui *ui, struct listview *lv)
+{
+    if (!lv->cfg.paged || !lv->more_fwd || !lv->n)
+        return 0;
+    cJSON *items;
+    char *next;
+    if (fetch(ui, lv, row_cursor(lv->rows[lv->n - 1]), LV_FWD, lv->cfg.page, &items, &next) < 0)
+        return -1;
+    lv->more_fwd = next != NULL;
+    free(next);
+    int add = cJSON_GetArraySize(items);
+    reserve(lv, lv->n + add);
+    while (items->child) {
+        lv->rows[lv->n] = cJSON_DetachItemViaPointer(items, items->child);
+        lv->mark[lv->n] = 0;
+        lv->n++;
+    }
+    cJSON_Delete(items);
+    if (lv->n > LV_WINDOW_MAX) {
+        int pos = vis_pos(lv, lv->sel);
+        int k = lv->n - LV_WINDOW_MAX;
+        drop_front(lv, k);
+        refilter(lv);
+        int np = vis_pos(lv, lv->sel);
+        lv->top -= (pos - np);
+        if (lv->top < 0)
+            lv->top = 0;
+    } else {
+        refilter(lv);
+    }
+    remember(lv);
+    return add;
+}
+
+static int load_back(struct ui *ui, struct listview *lv)
+{
+    if (!lv->cfg.paged || !lv->more_back || !lv->n)
+        return 0;
+    cJSON *items;
+    char *next;
+    if (fetch(ui, lv, row_cursor(lv->rows[0]), LV_BACK, lv->cfg.page, &items, &next) < 0)
+        return -1;
+    int add = cJSON_GetArraySize(items);
+    lv->more_back = next != NULL && add > 0;
+    free(next);
+    reserve(lv, lv->n + add);
+    memmove(lv->rows + add, lv->rows, (size_t)lv->n * sizeof *lv->rows);
+    memmove(lv->mark + add, lv->mark, (size_t)lv->n * sizeof *lv->mark);
+    /* BACK pages come nearest-first: the first item goes just above row 0. */
+    int i = add - 1;
+    while (items->child) {
+        lv->rows[i] = cJSON_DetachItemViaPointer(items, items->child);
+        lv->mark[i] = 0;
+        i--;
+    }
+    cJSON_Delete(items);
+    lv->n += add;
+    lv->sel += add;
+    int oldtop_row = lv->nvis ? lv->vis[lv->top < lv->nvis ? lv->top : 0] + add : 0;
+    if (lv->n > LV_WINDOW_MAX)
+        drop_back(lv, lv->n - LV_WINDOW_MAX);
+    refilter(lv);
+    int tp = vis_pos(lv, oldtop_row);
+    lv->top = tp >= 0 ? tp : 0;
+    remember(lv);
+    return add;
+}
+
+static int load_end(struct ui *ui, struct listview *lv)
+{
+    cJSON *items;
+    char *next;
+    if (fetch(ui, lv, NULL, LV_BACK, lv->cfg.page, &items, &next) < 0)
+        return -1;
+    clear_rows(lv);
+    int add = cJSON_GetArraySize(items);
+    reserve(lv, add);
+    int i = add - 1;
+    while (items->child) {
+        lv->rows[i] = cJSON_DetachItemViaPointer(items, items->child);
+        lv->mark[i] = 0;
+        i--;
+    }
+    cJSON_Delete(items);
+    lv->n = add;
+    lv->more_back = next != NULL;
+    lv->more_fwd = false;
+    free(next);
+    lv->sel = add - 1;
+    refilter(lv);
+    remember(lv);
+    return 0;
+}
+
+/* ---- navigation ---- */
+
+static void scroll_to_sel(struct listview *lv)
+{
+    int h = lv->height > 0 ? lv->height : 10;
+    int pos = vis_pos(lv, lv->sel);
+    if (pos < 0)
+        return;
+    if (pos < lv->top)
+        lv->top = pos;
+    if (pos >= lv->top + h)
+        lv->top = pos - h + 1;
+    if (lv->top < 0)
+        lv->top = 0;
+}
+
+void listview_move(struct ui *ui, struct listview *lv, int delta)
+{
+    if (lv->nvis == 0)
+        return;
+    int pos = vis_pos(lv, lv->sel);
+    if (pos < 0)
+        pos = 0;
+    int target = pos + delta;
+    int h = lv->height > 0 ? lv->height : 10;
+    /* Fetch ahead when the target nears a window edge. */
+    for (int tries = 0; target > lv->nvis - 1 - h && lv->more_fwd && tries < LV_FILTER_PAGES;
+         tries++) {
+        if (load_fwd(ui, lv) < 0)
+            break;
+        pos = vis_pos(lv, lv->sel);
+        target = pos + delta;
+    }
+    for (int tries = 0; target < h && lv->more_back && tries < LV_FILTER_PAGES; tries++) {
+        int before = vis_pos(lv, lv->sel);
+        if (load_back(ui, lv) <= 0)
+            break;
+        int after = vis_pos(lv, lv->sel);
+        target += after - before;
+        pos = after;
+    }
+    if (target < 0)
+        target = 0;
+    if (target > lv->nvis - 1)
+        target = lv->nvis - 1;
+    lv->sel = lv->vis[target];
+    scroll_to_sel(lv);
+}
+
+int listview_key(struct ui *ui, struct listview *lv, int action)
+{
+    int h = lv->height > 0 ? lv->height : 10;
+    switch (action) {
+    case ACT_UP: listview_move(ui, lv, -1); break;
+    case ACT_DOWN: listview_move(ui, lv, 1); break;
+    case ACT_PAGE_UP:
+        listview_move(ui, lv, -h);
+        break;
+    case ACT_PAGE_DOWN:
+        listview_move(ui, lv, h);
+        break;
+    case ACT_TOP:
+        if (lv->cfg.paged && lv->more_back)
+            listview_reset(ui, lv);
+        if (lv->nvis) {
+            lv->sel = lv->vis[0];
+            lv->top = 0;
+        }
+        break;
+    case ACT_BOTTOM:
+        if (lv->cfg.paged && lv->more_fwd)
+            load_end(ui, lv);
+        if (lv->nvis) {
+            lv->sel = lv->vis[lv->nvis - 1];
+            scroll_to_sel(lv);
+        }
+        break;
+    default: return UI_PASS;
+    }
+    return UI_HANDLED | UI_REDRAW;
+}
+
+const cJSON *listview_selected(const struct listview *lv)
+{
+    if (lv->sel < 0 || lv->sel >= lv->n || vis_pos(lv, lv->sel) < 0)
+        return NULL;
+    return lv->rows[lv->sel];
+}
+
+int listview_set_filter(struct ui *ui, struct listview *lv, const char *text)
+{
+    free(lv->filter);
+    lv->filter = text && *text ? xstrdup(text) : NULL;
+    refilter(lv);
+    /* A filter over a paged source looks a few pages ahead for matches. */
+    for (int i = 0; lv->filter && lv->cfg.paged && lv->more_fwd &&
+                    lv->nvis < (lv->height > 0 ? lv->height : 10) && i < LV_FILTER_PAGES;
+         i++)
+        if (load_fwd(ui, lv) < 0)
+            break;
+    lv->top = 0;
+    scroll_to_sel(lv);
+    return UI_HANDLED | UI_REDRAW;
+}
+
+bool listview_select_key(struct listview *lv, const char *key)
+{
+    char k[512];
+    for (int i = 0; i < lv->n; i++) {
+        row_key(lv, lv->rows[i], k, sizeof k);
+        if (!strcmp(k, key) && vis_pos(lv, i) >= 0) {
+            lv->sel = i;
+            scroll_to_sel(lv);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* ---- drawing ---- */
+
+/* Column widths for w columns; a column that does not fit gets 0. */
+static void layout_cols(const struct listview *lv, int w, int *out)
+{
+    int n = lv->cfg.ncols;
+    int used = 2; /* marker + space */
+    int flex = 0, shown = n;
+    for (;;) {
+        used = 2;
+        flex = 0;
+        for (int c = 0; c < shown; c++) {
+            const struct lv_col *col = &lv->cfg.cols[c];
+            used += (col->width ? col->width : col->min) + (c ? 1 : 0);
+            if (!col->width)
+                flex++;
+        }
+        if (used <= w || shown == 1)
+            break;
+        shown--;
+    }
+    int extra = w - used;
+    for (int c = 0; c < n; c++) {
+        const struct lv_col *col = &lv->cfg.cols[c];
+        if (c >= shown) {
+            out[c] = 0;
+            continue;
+        }
+        out[c] = col->width ? col->width : col->min;
+        if (!col->width && flex) {
+            int share = extra / flex;
+            out[c] += share;
+            extra -= share;
+            flex--;
+        }
+    }
+    if (shown == 1 && used > w)
+        out[0] = w - 2 > 0 ? w - 2 : 0;
+    /* Leftover (no flexible column) goes to the last shown column. */
+    if (extra > 0 && shown > 0 && lv->cfg.cols[shown - 1].width)
+        out[shown - 1] += extra;
+}
+
+void listview_draw(struct ui *ui, struct listview *lv, WINDOW *win, int y, int x, int h, int w,
+                   bool focused)
+{
+    if (h <= 0 || w <= 0)
+        return;
+    int widths[32];
+    int n = lv->cfg.ncols < 32 ? lv->cfg.ncols : 32;
+    layout_cols(lv, w, widths);
+    /* header */
+    draw_fill(ui, win, y, x, w, ROLE_COLUMN);
+    int cx = x + 2;
+    for (int c = 0; c < n; c++) {
+        if (!widths[c])
+            continue;
+        draw_clean(ui, win, y, cx, widths[c], ROLE_COLUMN, lv->cfg.cols[c].title,
+                   lv->cfg.cols[c].align);
+        cx += widths[c] + 1;
+    }
+    int rows = h - 1;
+    lv->height = rows;
+    scroll_to_sel(lv);
+    if (lv->nvis == 0) {
+        for (int r = 0; r < rows; r++)
+            draw_fill(ui, win, y + 1 + r, x, w, ROLE_DEFAULT);
+        if (rows > 0) {
+            const char *msg = lv->err[0] ? lv->err : lv->filter ? "(no rows match the filter)"
+                              : lv->cfg.empty                 ? lv->cfg.empty
+                                                              : "(no rows)";
+            draw_text(ui, win, y + 1, x + 2, w - 2, lv->err[0] ? ROLE_ERROR : ROLE_DIM, msg,
+                      TEXT_LEFT);
+        }
+        return;
+    }
+    struct sbuf cell = {0};
+    for (int r = 0; r < rows; r++) {
+        int pos = lv->top + r;
+        int ry = y + 1 + r;
+        if (pos >= lv->nvis) {
+            draw_fill(ui, win, ry, x, w, ROLE_DEFAULT);
+            continue;
+        }
+        int idx = lv->vis[pos];
+        const cJSON *row = lv->rows[idx];
+        bool sel = idx == lv->sel;
+        bool marked = lv->mark[idx] != 0;
+        int base = sel ? (focused ? ROLE_ROW_SELECTED : ROLE_ROW_SELECTED_DIM)
+                   : marked ? ROLE_ROW_CHANGED
+                            : ROLE_ROW;
+        draw_fill(ui, win, ry, x, w, base);
+        draw_clean(ui, win, ry, x, 2, marked ? ROLE_ROW_CHANGED : base, marked ? "*" : "",
+                   TEXT_LEFT);
+        if (sel)
+            draw_clean(ui, win, ry, x, 2, base, marked ? "*" : (ui->ascii ? ">" : "\xe2\x96\xb8"),
+                       TEXT_LEFT);
+        cx = x + 2;
+        for (int c = 0; c < n; c++) {
+            if (!widths[c])
+                continue;
+            sbuf_reset(&cell);
+            sbuf_add(&cell, "", 0);
+            int role = base;
+            lv->cfg.cell(lv->cfg.ctx, row, c, &cell, &role);
+            if (sel || marked)
+                role = base;
+            draw_text(ui, win, ry, cx, widths[c], role, cell.s, lv->cfg.cols[c].align);
+            cx += widths[c] + 1;
+        }
+    }
+    sbuf_free(&cell);
+}
+
+void listview_position(const struct listview *lv, char *buf, size_t cap)
+{
+    int pos = vis_pos(lv, lv->sel);
+    if (lv->nvis == 0) {
+        snprintf(buf, cap, "0 rows");
+        return;
+    }
+    snprintf(buf, cap, "%s%d/%d%s", lv->more_back ? "..." : "", pos + 1, lv->nvis,
+             lv->more_fwd ? "+" : "");
+}
+
+/* ---- resume ---- */
+
+char *listview_anchor(const struct listview *lv, char **key)
+{
+    *key = NULL;
+    const cJSON *row = listview_selected(lv);
+    if (!row)
+        return NULL;
+    char k[512];
+    row_key(lv, row, k, sizeof k);
+    *key = xstrdup(k);
+    const char *c = lv->cfg.paged ? row_cursor(row) : NULL;
+    return c ? xstrdup(c) : NULL;
+}
+
+int listview_restore(struct ui *ui, struct listview *lv, const char *anchor, const char *key)
+{
+    if (!lv->cfg.paged || !anchor) {
+        if (!lv->loaded && listview_reset(ui, lv) < 0)
+            return -1;
+        if (key)
+            listview_select_key(lv, key);
+        return 0;
+    }
+    /* The window starts at the saved row: find the row above it, then read
+     * forward from there (keyset, so this is as fast deep in the table). */
+    cJSON *items;
+    char *next = NULL, *start = NULL;
+    clear_rows(lv);
+    map_free(lv->seen);
+    lv->seen = NULL;
+    lv->loaded = true;
+    if (fetch(ui, lv, anchor, LV_BACK, 1, &items, &next) < 0)
+        return -1;
+    free(next);
+    if (cJSON_GetArraySize(items) > 0 && row_cursor(items->child))
+        start = xstrdup(row_cursor(items->child));
+    cJSON_Delete(items);
+    if (fetch(ui, lv, start, LV_FWD, lv->cfg.page, &items, &next) < 0) {
+        free(start);
+        return -1;
+    }
+    lv->more_fwd = next != NULL;
+    lv->more_back = start != NULL;
+    free(next);
+    free(start);
+    install_rows(lv, items, false);
+    if (key)
+        listview_select_key(lv, key);
+    return 0;
+}

@@ -1,0 +1,311 @@
+/* pane_canary: one signature's canary — settings, ok/error counters, the
+ * error rate as a bar against the threshold, min-samples progress with an
+ * ETA at the measured rate, the verdict (collecting / healthy / failing)
+ * with its numbers (gate.h, the same rule as auto-stop), and the canary
+ * history (start / update / stop / auto_stop with reasons).
+ *
+ * The ETA uses the counted-receipt rate this pane observed (counter deltas
+ * over the last minutes); before two observations it estimates from the
+ * signature's receipts/min times the rollout share. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "console.h"
+#include "draw.h"
+#include "fmt.h"
+#include "gate.h"
+#include "json.h"
+#include "listview.h"
+#include "rules.h"
+#include "util.h"
+
+#define RATE_WINDOW_MS (5 * 60 * 1000)
+#define NSAMPLES 32
+#define TOP_LINES 8
+
+struct sample {
+    int64_t ms;
+    long total;
+};
+
+struct canary {
+    struct listview lv;
+    char sig[256];
+    cJSON *row;       /* the canary row or NULL */
+    double stats_rpm; /* signature receipts per minute (estimate) */
+    struct sample s[NSAMPLES];
+    int ns;
+    char salt_canary[HASH_ID_LEN + 1];
+};
+
+static const struct lv_col cols[] = {
+    {"TIME", 16, 0, TEXT_LEFT},   {"ACTION", 9, 0, TEXT_LEFT}, {"CANARY", 15, 0, TEXT_LEFT},
+    {"PCT", 4, 0, TEXT_RIGHT},    {"OK/ERR", 9, 0, TEXT_RIGHT}, {"ACTOR", 0, 6, TEXT_LEFT},
+    {"REASON", 0, 14, TEXT_LEFT},
+};
+
+static void cell(void *ctx, const cJSON *row, int col, struct sbuf *out, int *role)
+{
+    (void)ctx;
+    char buf[128];
+    switch (col) {
+    case 0: sbuf_adds(out, fmt_time(json_int(row, "createdAtMs", 0), buf, sizeof buf)); break;
+    case 1: {
+        const char *a = json_str(row, "action", "?");
+        sbuf_adds(out, a);
+        if (!strcmp(a, "auto_stop"))
+            *role = ROLE_ERROR;
+        else if (!strcmp(a, "stop"))
+            *role = ROLE_WARN;
+        break;
+    }
+    case 2: sbuf_adds(out, fmt_id(json_str(row, "canary_compiled_id", NULL), buf, sizeof buf)); break;
+    case 3:
+        if (cJSON_IsNumber(json_get(row, "rolloutPct")))
+            sbuf_printf(out, "%lld%%", (long long)json_int(row, "rolloutPct", 0));
+        break;
+    case 4:
+        if (cJSON_IsNumber(json_get(row, "okCount")))
+            sbuf_printf(out, "%lld/%lld", (long long)json_int(row, "okCount", 0),
+                        (long long)json_int(row, "errorCount", 0));
+        break;
+    case 5: sbuf_adds(out, json_str(row, "actorUserId", "-")); break;
+    case 6: sbuf_adds(out, json_str(row, "reason", "")); break;
+    default: break;
+    }
+}
+
+static int fetch(void *ctx, const char *cursor, enum lv_dir dir, int limit, cJSON **items,
+                 char **next, struct dse_err *err)
+{
+    (void)cursor;
+    (void)dir;
+    (void)limit;
+    struct pane *p = ctx;
+    *next = NULL;
+    cJSON *a = ui_sig_args(p->ui), *out = NULL;
+    json_set_num(a, "limit", 200);
+    int rc = store_call(p->ui->st, STORE_OP_canary_history, a, &out, err);
+    cJSON_Delete(a);
+    if (rc < 0)
+        return -1;
+    *items = cJSON_DetachItemFromObjectCaseSensitive(out, "history");
+    cJSON_Delete(out);
+    return 0;
+}
+
+static void init(struct pane *p)
+{
+    struct canary *c = p->priv;
+    struct listview_cfg cfg = {.cols = cols,
+                               .ncols = (int)(sizeof cols / sizeof cols[0]),
+                               .cell = cell,
+                               .fetch = fetch,
+                               .ctx = p,
+                               .empty = "(no canary history)"};
+    listview_init(&c->lv, &cfg);
+}
+
+static void pfree(struct pane *p)
+{
+    struct canary *c = p->priv;
+    listview_free(&c->lv);
+    cJSON_Delete(c->row);
+}
+
+static void observe(struct canary *c, long total)
+{
+    int64_t now = util_mono_ms();
+    if (c->ns && c->s[c->ns - 1].total == total && now - c->s[c->ns - 1].ms < 60000)
+        return; /* nothing new: keep the older point so the window stays long */
+    if (c->ns == NSAMPLES) {
+        memmove(c->s, c->s + 1, (NSAMPLES - 1) * sizeof *c->s);
+        c->ns--;
+    }
+    c->s[c->ns++] = (struct sample){now, total};
+}
+
+/* Counted receipts per minute over the observed window, or -1. */
+static double observed_rate(const struct canary *c)
+{
+    if (c->ns < 2)
+        return -1;
+    const struct sample *a = &c->s[0], *b = &c->s[c->ns - 1];
+    for (int i = 0; i < c->ns; i++)
+        if (b->ms - c->s[i].ms <= RATE_WINDOW_MS) {
+            a = &c->s[i];
+            break;
+        }
+    if (b->ms - a->ms < 2000 || b->total < a->total)
+        return -1;
+    return (double)(b->total - a->total) * 60000.0 / (double)(b->ms - a->ms);
+}
+
+static int on_data(struct pane *p)
+{
+    struct canary *c = p->priv;
+    struct ui *ui = p->ui;
+    if (!ui->sig)
+        return UI_REDRAW;
+    bool same = c->lv.loaded && !strcmp(c->sig, ui->sig);
+    if (!same) {
+        snprintf(c->sig, sizeof c->sig, "%s", ui->sig);
+        c->ns = 0;
+    }
+    cJSON_Delete(c->row);
+    c->row = NULL;
+    cJSON *out = NULL;
+    if (ui_call(ui, STORE_OP_canary_get, ui_sig_args(ui), &out) == 0) {
+        const cJSON *r = json_get(out, "canary");
+        if (cJSON_IsObject(r))
+            c->row = json_dup(r);
+    }
+    cJSON_Delete(out);
+    if (c->row) {
+        /* A restarted canary (counters reset) starts a new rate window. */
+        const char *cid = json_str(c->row, "canary_compiled_id", "");
+        long total = (long)(json_num(c->row, "okCount", 0) + json_num(c->row, "errorCount", 0));
+        if (strcmp(c->salt_canary, cid) || (c->ns && total < c->s[c->ns - 1].total))
+            c->ns = 0;
+        snprintf(c->salt_canary, sizeof c->salt_canary, "%s", cid);
+        observe(c, total);
+    } else {
+        c->ns = 0;
+    }
+    cJSON *a = ui_sig_args(ui);
+    json_set_num(a, "sinceMs", (double)(util_now_ms() - RATE_WINDOW_MS));
+    out = NULL;
+    if (ui_call(ui, STORE_OP_x_sig_stats, a, &out) == 0)
+        c->stats_rpm = json_num(out, "receipts", 0) * 60000.0 / RATE_WINDOW_MS;
+    cJSON_Delete(out);
+    if (same)
+        listview_reload(ui, &c->lv);
+    else
+        listview_reset(ui, &c->lv);
+    return UI_REDRAW;
+}
+
+static int tick(struct pane *p)
+{
+    (void)p;
+    return UI_REDRAW;
+}
+
+static void draw(struct pane *p)
+{
+    struct canary *c = p->priv;
+    struct ui *ui = p->ui;
+    char b1[64], b2[64], b3[64], line[600];
+    snprintf(p->subtitle, sizeof p->subtitle, "%s", ui_sig_label(ui));
+    int w = p->iw - 1, lw = 12, y = 1;
+    struct canary_verdict v;
+    gate_canary_verdict(c->row, &v);
+    int vrole = v.state == CANARY_FAILING      ? ROLE_VERDICT_FAILING
+                : v.state == CANARY_HEALTHY    ? ROLE_VERDICT_HEALTHY
+                : v.state == CANARY_COLLECTING ? ROLE_VERDICT_COLLECTING
+                                               : ROLE_DIM;
+    y = draw_kv(ui, p->win, y, 2, w, lw, "verdict", vrole, v.text);
+    if (c->row) {
+        const cJSON *r = c->row;
+        snprintf(line, sizeof line, "%s at %lld%% of threads · control %s · salt %s",
+                 fmt_id(json_str(r, "canary_compiled_id", NULL), b1, sizeof b1),
+                 (long long)json_int(r, "rolloutPct", 0),
+                 fmt_id(json_str(r, "control_compiled_id", NULL), b2, sizeof b2),
+                 json_str(r, "salt", "-"));
+        y = draw_kv(ui, p->win, y, 2, w, lw, "canary", ROLE_VALUE, line);
+        snprintf(line, sizeof line, "min samples %ld · max error rate %.3f · started %s (%s ago)",
+                 v.min_samples, v.max_error_rate,
+                 fmt_time(json_int(r, "createdAtMs", 0), b1, sizeof b1),
+                 fmt_age(json_int(r, "createdAtMs", 0), b3, sizeof b3));
+        y = draw_kv(ui, p->win, y, 2, w, lw, "settings", ROLE_VALUE, line);
+        snprintf(line, sizeof line, "ok %ld · error %ld · total %ld · updated %s ago", v.ok,
+                 v.errors, v.total, fmt_age(json_int(r, "updatedAtMs", 0), b2, sizeof b2));
+        y = draw_kv(ui, p->win, y, 2, w, lw, "counters", ROLE_VALUE, line);
+        /* error rate bar: the scale is twice the threshold so both show */
+        int bar = w - lw - 26;
+        draw_clean(ui, p->win, y, 2, lw, ROLE_LABEL, "error rate", TEXT_LEFT);
+        if (bar >= 8) {
+            double scale = v.max_error_rate > 0 ? v.max_error_rate * 2 : 1;
+            if (scale > 1)
+                scale = 1;
+            draw_bar(ui, p->win, y, 2 + lw, bar, v.error_rate / scale,
+                     v.max_error_rate / scale, v.error_rate > v.max_error_rate ? ROLE_BAR_ERROR : ROLE_BAR_OK);
+        }
+        snprintf(line, sizeof line, " %.3f %s max %.3f", v.error_rate,
+                 v.error_rate > v.max_error_rate ? ">" : "<=", v.max_error_rate);
+        draw_clean(ui, p->win, y, 2 + lw + (bar >= 8 ? bar : 0), w - lw - (bar >= 8 ? bar : 0),
+                   v.error_rate > v.max_error_rate ? ROLE_ERROR : ROLE_VALUE, line, TEXT_LEFT);
+        y++;
+        /* samples progress + ETA */
+        draw_clean(ui, p->win, y, 2, lw, ROLE_LABEL, "samples", TEXT_LEFT);
+        double frac = v.min_samples ? (double)v.total / (double)v.min_samples : 1;
+        if (bar >= 8)
+            draw_bar(ui, p->win, y, 2 + lw, bar, frac, -1, ROLE_BAR_OK);
+        double rate = observed_rate(c);
+        bool estimated = rate < 0;
+        if (estimated)
+            rate = c->stats_rpm * json_num(c->row, "rolloutPct", 0) / 100.0;
+        char eta[32];
+        rules_eta(v.min_samples - v.total, rate, eta, sizeof eta);
+        snprintf(line, sizeof line, " %ld/%ld · ETA %s at %.1f/min%s", v.total, v.min_samples,
+                 eta, rate, estimated ? " (est.)" : "");
+        draw_clean(ui, p->win, y, 2 + lw + (bar >= 8 ? bar : 0), w - lw - (bar >= 8 ? bar : 0),
+                   ROLE_VALUE, line, TEXT_LEFT);
+        y++;
+    } else {
+        y = draw_kv(ui, p->win, y, 2, w, lw, "canary", ROLE_DIM,
+                    "no active canary (C starts one with the latest compile)");
+    }
+    int top = TOP_LINES;
+    if (top > p->ih / 2)
+        top = p->ih / 2;
+    (void)y;
+    draw_clean(ui, p->win, top, 1, p->iw, ROLE_TITLE, "History", TEXT_LEFT);
+    listview_draw(ui, &c->lv, p->win, top + 1, 1, p->ih - top, p->iw, p->focused);
+    listview_position(&c->lv, p->note, sizeof p->note);
+}
+
+static int key(struct pane *p, int action, int k)
+{
+    (void)k;
+    struct canary *c = p->priv;
+    listview_seen(&c->lv);
+    int r = listview_key(p->ui, &c->lv, action);
+    if (r != UI_PASS)
+        return r;
+    if (action == ACT_ENTER) {
+        const cJSON *row = listview_selected(&c->lv);
+        if (row) {
+            ui_view_json(p->ui, json_dup(row), "canary history row");
+            ui_layout(p->ui);
+        }
+        return UI_HANDLED;
+    }
+    return UI_PASS;
+}
+
+static int set_filter(struct pane *p, const char *text)
+{
+    struct canary *c = p->priv;
+    if (!text && !c->lv.filter)
+        return UI_PASS;
+    return listview_set_filter(p->ui, &c->lv, text);
+}
+
+static const int hints[] = {ACT_CANARY, ACT_ENTER, ACT_NONE};
+
+const struct pane_ops pane_canary_ops = {
+    .name = "canary",
+    .title = "Canary",
+    .scope = SCOPE_CANARY,
+    .priv_size = sizeof(struct canary),
+    .init = init,
+    .free = pfree,
+    .draw = draw,
+    .key = key,
+    .on_data = on_data,
+    .tick = tick,
+    .filter = set_filter,
+    .hints = hints,
+};

@@ -1,0 +1,183 @@
+/* pane_history: the active pointer's append-only history (newest first):
+ * action, from -> to, reason, actor, time.  Enter opens the artifact the
+ * row moved to (or from, for a clear). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "console.h"
+#include "draw.h"
+#include "fmt.h"
+#include "json.h"
+#include "listview.h"
+#include "util.h"
+
+struct history {
+    struct listview lv;
+    cJSON *active; /* getActive value */
+    char sig[256]; /* signature the list holds */
+};
+
+static const struct lv_col cols[] = {
+    {"TIME", 16, 0, TEXT_LEFT},  {"ACTION", 8, 0, TEXT_LEFT}, {"FROM", 15, 0, TEXT_LEFT},
+    {"TO", 15, 0, TEXT_LEFT},    {"ACTOR", 0, 8, TEXT_LEFT},  {"REASON", 0, 12, TEXT_LEFT},
+};
+
+static void cell(void *ctx, const cJSON *row, int col, struct sbuf *out, int *role)
+{
+    (void)ctx;
+    char buf[128];
+    switch (col) {
+    case 0: sbuf_adds(out, fmt_time(json_int(row, "createdAtMs", 0), buf, sizeof buf)); break;
+    case 1: {
+        const char *a = json_str(row, "action", "?");
+        sbuf_adds(out, a);
+        if (!strcmp(a, "rollback"))
+            *role = ROLE_WARN;
+        else if (!strcmp(a, "clear"))
+            *role = ROLE_ERROR;
+        break;
+    }
+    case 2: sbuf_adds(out, fmt_id(json_str(row, "fromCompiledId", NULL), buf, sizeof buf)); break;
+    case 3: {
+        const char *to = json_str(row, "toCompiledId", NULL);
+        sbuf_adds(out, to ? fmt_id(to, buf, sizeof buf) : "(cleared)");
+        break;
+    }
+    case 4: sbuf_adds(out, json_str(row, "actorUserId", "-")); break;
+    case 5: sbuf_adds(out, json_str(row, "reason", "")); break;
+    default: break;
+    }
+}
+
+static int fetch(void *ctx, const char *cursor, enum lv_dir dir, int limit, cJSON **items,
+                 char **next, struct dse_err *err)
+{
+    (void)cursor;
+    (void)dir;
+    (void)limit;
+    struct pane *p = ctx;
+    *next = NULL;
+    cJSON *a = ui_sig_args(p->ui), *out = NULL;
+    json_set_num(a, "limit", 200);
+    int rc = store_call(p->ui->st, STORE_OP_active_history, a, &out, err);
+    cJSON_Delete(a);
+    if (rc < 0)
+        return -1;
+    *items = cJSON_DetachItemFromObjectCaseSensitive(out, "history");
+    cJSON_Delete(out);
+    return 0;
+}
+
+static void init(struct pane *p)
+{
+    struct history *h = p->priv;
+    struct listview_cfg cfg = {.cols = cols,
+                               .ncols = (int)(sizeof cols / sizeof cols[0]),
+                               .cell = cell,
+                               .fetch = fetch,
+                               .ctx = p,
+                               .empty = "(no pointer history yet)"};
+    listview_init(&h->lv, &cfg);
+}
+
+static void pfree(struct pane *p)
+{
+    struct history *h = p->priv;
+    listview_free(&h->lv);
+    cJSON_Delete(h->active);
+}
+
+static int on_data(struct pane *p)
+{
+    struct history *h = p->priv;
+    if (!p->ui->sig)
+        return UI_REDRAW;
+    cJSON_Delete(h->active);
+    h->active = NULL;
+    ui_call(p->ui, STORE_OP_active_get, ui_sig_args(p->ui), &h->active);
+    /* Same signature: reload in place (marks changes); another: start over. */
+    if (h->lv.loaded && !strcmp(h->sig, p->ui->sig)) {
+        listview_reload(p->ui, &h->lv);
+    } else {
+        snprintf(h->sig, sizeof h->sig, "%s", p->ui->sig);
+        listview_reset(p->ui, &h->lv);
+    }
+    return UI_REDRAW;
+}
+
+static void draw(struct pane *p)
+{
+    struct history *h = p->priv;
+    struct ui *ui = p->ui;
+    char t[64], line[400];
+    snprintf(p->subtitle, sizeof p->subtitle, "%s", ui_sig_label(ui));
+    const char *cid = json_str(h->active, "compiled_id", NULL);
+    snprintf(line, sizeof line, "%s (since %s)", cid ? cid : "(none)",
+             fmt_time(json_int(h->active, "updatedAtMs", 0), t, sizeof t));
+    draw_kv(ui, p->win, 1, 1, p->iw, 9, "active", cid ? ROLE_VALUE : ROLE_DIM, line);
+    listview_draw(ui, &h->lv, p->win, 3, 1, p->ih - 2, p->iw, p->focused);
+    listview_position(&h->lv, p->note, sizeof p->note);
+}
+
+static int key(struct pane *p, int action, int k)
+{
+    (void)k;
+    struct history *h = p->priv;
+    listview_seen(&h->lv);
+    int r = listview_key(p->ui, &h->lv, action);
+    if (r != UI_PASS)
+        return r;
+    if (action == ACT_ENTER) {
+        const cJSON *row = listview_selected(&h->lv);
+        if (!row)
+            return UI_HANDLED;
+        const char *id = json_str(row, "toCompiledId", NULL);
+        if (!id)
+            id = json_str(row, "fromCompiledId", NULL);
+        if (!id) {
+            ui_msg(p->ui, ROLE_WARN, "this row names no artifact");
+            return UI_HANDLED;
+        }
+        cJSON *a = ui_sig_args(p->ui), *out = NULL;
+        json_set_str(a, "compiled_id", id);
+        if (ui_call(p->ui, STORE_OP_artifacts_get, a, &out) == 0) {
+            cJSON *art = cJSON_DetachItemFromObjectCaseSensitive(out, "artifact");
+            if (!art || cJSON_IsNull(art)) {
+                cJSON_Delete(art);
+                ui_msg(p->ui, ROLE_WARN, "artifact %s is not in the store", id);
+            } else {
+                char title[200];
+                snprintf(title, sizeof title, "artifact %s", id);
+                ui_view_json(p->ui, art, title);
+                ui_layout(p->ui);
+            }
+        }
+        cJSON_Delete(out);
+        return UI_HANDLED;
+    }
+    return UI_PASS;
+}
+
+static int set_filter(struct pane *p, const char *text)
+{
+    struct history *h = p->priv;
+    if (!text && !h->lv.filter)
+        return UI_PASS;
+    return listview_set_filter(p->ui, &h->lv, text);
+}
+
+static const int hints[] = {ACT_ENTER, ACT_ROLLBACK, ACT_NONE};
+
+const struct pane_ops pane_history_ops = {
+    .name = "history",
+    .title = "History",
+    .scope = SCOPE_HISTORY,
+    .priv_size = sizeof(struct history),
+    .init = init,
+    .free = pfree,
+    .draw = draw,
+    .key = key,
+    .on_data = on_data,
+    .filter = set_filter,
+    .hints = hints,
+};

@@ -1,0 +1,232 @@
+/* pane_overview: the selected signature at a glance — active pointer and
+ * its last move, canary verdict with the measured numbers, last compile,
+ * traffic over the last five minutes, examples and labeling progress, the
+ * last ops run, and any background job. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "console.h"
+#include "draw.h"
+#include "fmt.h"
+#include "gate.h"
+#include "json.h"
+#include "util.h"
+#include "worker.h"
+
+#define RATE_WINDOW_MS (5 * 60 * 1000)
+#define LABEL_W 12
+
+struct overview {
+    cJSON *d; /* everything gathered by on_data */
+};
+
+static void pfree(struct pane *p)
+{
+    struct overview *o = p->priv;
+    cJSON_Delete(o->d);
+    o->d = NULL;
+}
+
+/* Put the value of op(args) under key (or its error text). */
+static cJSON *get(struct ui *ui, cJSON *d, const char *key, enum store_op op, cJSON *args)
+{
+    cJSON *out = NULL;
+    struct dse_err err = {0};
+    if (ui_call_quiet(ui, op, args, &out, &err) < 0) {
+        char buf[600];
+        json_set_str(d, "error", dse_err_str(&err, buf, sizeof buf));
+        return NULL;
+    }
+    json_set(d, key, out);
+    return out;
+}
+
+static int on_data(struct pane *p)
+{
+    struct overview *o = p->priv;
+    struct ui *ui = p->ui;
+    cJSON_Delete(o->d);
+    o->d = NULL;
+    if (!ui->sig)
+        return UI_REDRAW;
+    cJSON *d = json_obj();
+    get(ui, d, "active", STORE_OP_active_get, ui_sig_args(ui));
+    cJSON *a = ui_sig_args(ui);
+    json_set_num(a, "limit", 1);
+    get(ui, d, "history", STORE_OP_active_history, a);
+    get(ui, d, "canary", STORE_OP_canary_get, ui_sig_args(ui));
+    a = ui_sig_args(ui);
+    json_set_num(a, "limit", 1);
+    cJSON *cl = get(ui, d, "compiles", STORE_OP_compile_list, a);
+    const cJSON *last = cJSON_GetArrayItem(json_get(cl, "reports"), 0);
+    if (last) {
+        a = ui_sig_args(ui);
+        json_set_str(a, "jobHash", json_str(last, "jobHash", ""));
+        json_set_str(a, "datasetHash", json_str(last, "datasetHash", ""));
+        get(ui, d, "report", STORE_OP_compile_get, a);
+    }
+    a = ui_sig_args(ui);
+    json_set_num(a, "sinceMs", (double)(util_now_ms() - RATE_WINDOW_MS));
+    cJSON *stats = get(ui, d, "stats", STORE_OP_x_sig_stats, a);
+    get(ui, d, "counts", STORE_OP_x_examples_counts, ui_sig_args(ui));
+    const char *run = json_str(stats, "lastRunId", NULL);
+    if (run) {
+        a = json_obj();
+        json_set_str(a, "runId", run);
+        get(ui, d, "run", STORE_OP_runs_get, json_dup(a));
+        json_set_num(a, "limit", 1);
+        get(ui, d, "events", STORE_OP_runs_events, a);
+    }
+    o->d = d;
+    return UI_REDRAW;
+}
+
+static int tick(struct pane *p)
+{
+    (void)p;
+    return UI_REDRAW; /* ages */
+}
+
+static int section(struct pane *p, int y, const char *title)
+{
+    if (y > p->ih)
+        return y;
+    draw_clean(p->ui, p->win, y, 1, p->iw, ROLE_TITLE, title, TEXT_LEFT);
+    return y + 1;
+}
+
+static int kv(struct pane *p, int y, const char *label, int role, const char *value)
+{
+    if (y > p->ih)
+        return y;
+    return draw_kv(p->ui, p->win, y, 2, p->iw - 1, LABEL_W, label, role, value);
+}
+
+static void draw(struct pane *p)
+{
+    struct overview *o = p->priv;
+    struct ui *ui = p->ui;
+    char b1[64], b2[64], b3[64], line[1024];
+    int y = 1;
+    snprintf(p->subtitle, sizeof p->subtitle, "%s", ui_sig_label(ui));
+    if (!ui->sig) {
+        draw_clean(ui, p->win, 1, 2, p->iw - 1, ROLE_DIM, "no signature selected", TEXT_LEFT);
+        return;
+    }
+    if (!o->d) {
+        draw_clean(ui, p->win, 1, 2, p->iw - 1, ROLE_DIM, "loading...", TEXT_LEFT);
+        return;
+    }
+    const cJSON *sig = ui_signature(ui);
+    y = kv(p, y, "signature", ROLE_VALUE, ui->sig);
+    if (sig && json_str(sig, "title", NULL))
+        y = kv(p, y, "", ROLE_DIM, json_str(sig, "title", ""));
+    const char *e = json_str(o->d, "error", NULL);
+    if (e)
+        y = kv(p, y, "error", ROLE_ERROR, e);
+
+    y = section(p, y + 1, "Active pointer");
+    const cJSON *act = json_get(o->d, "active");
+    const char *cid = json_str(act, "compiled_id", NULL);
+    snprintf(line, sizeof line, "%s  set %s (%s ago)", cid ? cid : "(none: signature defaults)",
+             fmt_time(json_int(act, "updatedAtMs", 0), b1, sizeof b1),
+             fmt_age(json_int(act, "updatedAtMs", 0), b2, sizeof b2));
+    y = kv(p, y, "pointer", cid ? ROLE_VALUE : ROLE_DIM, cid ? line : "(none: signature defaults)");
+    const cJSON *h = cJSON_GetArrayItem(json_get(json_get(o->d, "history"), "history"), 0);
+    if (h) {
+        snprintf(line, sizeof line, "%s %s -> %s by %s: %s", json_str(h, "action", "?"),
+                 fmt_id(json_str(h, "fromCompiledId", NULL), b1, sizeof b1),
+                 json_str(h, "toCompiledId", NULL) ? fmt_id(json_str(h, "toCompiledId", NULL), b2, sizeof b2)
+                                                   : "(cleared)",
+                 json_str(h, "actorUserId", "?"), json_str(h, "reason", ""));
+        y = kv(p, y, "last move", ROLE_VALUE, line);
+    }
+
+    y = section(p, y + 1, "Canary");
+    const cJSON *can = json_get(json_get(o->d, "canary"), "canary");
+    struct canary_verdict v;
+    gate_canary_verdict(cJSON_IsObject(can) ? can : NULL, &v);
+    int vrole = v.state == CANARY_FAILING    ? ROLE_VERDICT_FAILING
+                : v.state == CANARY_HEALTHY  ? ROLE_VERDICT_HEALTHY
+                : v.state == CANARY_COLLECTING ? ROLE_VERDICT_COLLECTING
+                                               : ROLE_DIM;
+    y = kv(p, y, "verdict", vrole, v.text);
+    if (cJSON_IsObject(can)) {
+        snprintf(line, sizeof line, "%s at %lld%% (control %s) · ok %ld err %ld",
+                 fmt_id(json_str(can, "canary_compiled_id", NULL), b1, sizeof b1),
+                 (long long)json_int(can, "rolloutPct", 0),
+                 fmt_id(json_str(can, "control_compiled_id", NULL), b2, sizeof b2), v.ok, v.errors);
+        y = kv(p, y, "canary", ROLE_VALUE, line);
+    }
+
+    y = section(p, y + 1, "Last compile");
+    const cJSON *last = cJSON_GetArrayItem(json_get(json_get(o->d, "compiles"), "reports"), 0);
+    if (last) {
+        const cJSON *rep = json_path(json_get(json_get(o->d, "report"), "report"), "json.report");
+        snprintf(line, sizeof line, "%s  %s (%s ago) · train %.4f · holdout %.4f · %d candidates",
+                 fmt_id(json_str(last, "compiled_id", NULL), b1, sizeof b1),
+                 fmt_time(json_int(last, "createdAtMs", 0), b2, sizeof b2),
+                 fmt_age(json_int(last, "createdAtMs", 0), b3, sizeof b3),
+                 json_num(rep, "trainReward", 0), json_num(rep, "holdoutReward", 0),
+                 cJSON_GetArraySize(json_get(rep, "evaluatedCandidates")));
+        y = kv(p, y, "compiled", ROLE_VALUE, line);
+    } else {
+        y = kv(p, y, "compiled", ROLE_DIM, "never (press c to compile)");
+    }
+    char job[400];
+    if (worker_status(ui, ui->sig, job, sizeof job))
+        y = kv(p, y, "running", ROLE_WARN, job);
+
+    y = section(p, y + 1, "Traffic (last 5 minutes)");
+    const cJSON *st = json_get(o->d, "stats");
+    double rc = json_num(st, "receipts", 0), ec = json_num(st, "errors", 0);
+    snprintf(line, sizeof line, "%.0f receipts (%.1f/min) · %.0f errors (%.1f%%) · last %s ago", rc,
+             rc * 60000.0 / RATE_WINDOW_MS, ec, rc > 0 ? 100.0 * ec / rc : 0.0,
+             fmt_age(json_int(st, "lastReceiptAtMs", 0), b1, sizeof b1));
+    y = kv(p, y, "receipts", ec > 0 ? ROLE_WARN : ROLE_VALUE, line);
+
+    y = section(p, y + 1, "Examples");
+    const cJSON *c = json_get(o->d, "counts");
+    const cJSON *sp = json_get(c, "splits");
+    double acc = json_num(c, "accepted", 0), rej = json_num(c, "rejected", 0),
+           tot = json_num(c, "total", 0);
+    snprintf(line, sizeof line,
+             "%.0f total (train %.0f, holdout %.0f) · labeled %.0f/%.0f (accepted %.0f, rejected %.0f)",
+             tot, json_num(sp, "train", 0), json_num(sp, "holdout", 0) + json_num(sp, "dev", 0),
+             acc + rej, tot, acc, rej);
+    y = kv(p, y, "examples", ROLE_VALUE, line);
+
+    y = section(p, y + 1, "Last ops run");
+    const cJSON *run = json_get(json_get(o->d, "run"), "run");
+    if (cJSON_IsObject(run)) {
+        snprintf(line, sizeof line, "%s %s · started %s · ended %s",
+                 json_str(run, "runId", "?"), json_str(run, "status", "?"),
+                 fmt_time(json_int(run, "startedAtMs", 0), b1, sizeof b1),
+                 fmt_time(json_int(run, "endedAtMs", 0), b2, sizeof b2));
+        const char *status = json_str(run, "status", "");
+        y = kv(p, y, "run", !strcmp(status, "failed") ? ROLE_ERROR : ROLE_VALUE, line);
+        const cJSON *ev = cJSON_GetArrayItem(json_get(json_get(o->d, "events"), "events"), 0);
+        if (ev) {
+            snprintf(line, sizeof line, "%s [%s] %s: %s",
+                     fmt_clock(json_int(ev, "tsMs", 0), b1, sizeof b1), json_str(ev, "level", "?"),
+                     json_str(ev, "phase", "-"), json_str(ev, "message", ""));
+            y = kv(p, y, "last event", ROLE_VALUE, line);
+        }
+    } else {
+        y = kv(p, y, "run", ROLE_DIM, "(none)");
+    }
+}
+
+static const int hints[] = {ACT_ROLLBACK, ACT_PROMOTE, ACT_COMPILE, ACT_CANARY, ACT_NONE};
+
+const struct pane_ops pane_overview_ops = {
+    .name = "overview",
+    .title = "Overview",
+    .scope = SCOPE_OVERVIEW,
+    .priv_size = sizeof(struct overview),
+    .free = pfree,
+    .draw = draw,
+    .on_data = on_data,
+    .tick = tick,
+    .hints = hints,
+};

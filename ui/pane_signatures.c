@@ -1,0 +1,274 @@
+/* pane_signatures: the signature list on the left — id, active pointer,
+ * canary at a glance, last compile age, receipts per minute and error rate
+ * over the last five minutes (dsex/stats:signatureStats).  Moving the
+ * cursor selects the signature every other pane shows. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "console.h"
+#include "draw.h"
+#include "fmt.h"
+#include "json.h"
+#include "listview.h"
+#include "panes.h"
+#include "util.h"
+
+/* Receipts/min and error rate are measured over this window. */
+#define RATE_WINDOW_MS (5 * 60 * 1000)
+/* The window slides even without writes: reload this often anyway. */
+#define STATS_REFRESH_MS 5000
+
+struct sigs {
+    struct listview lv;
+    int64_t loaded_ms;
+};
+
+static const struct lv_col cols[] = {
+    {"SIGNATURE", 0, 12, TEXT_LEFT}, {"ACTIVE", 8, 0, TEXT_LEFT}, {"CANARY", 9, 0, TEXT_LEFT},
+    {"COMPILED", 8, 0, TEXT_RIGHT}, {"R/MIN", 5, 0, TEXT_RIGHT}, {"ERR%", 5, 0, TEXT_RIGHT},
+};
+
+static void sig_key(const cJSON *row, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s", json_str(row, "signatureId", ""));
+}
+
+static void cell(void *ctx, const cJSON *row, int col, struct sbuf *out, int *role)
+{
+    (void)ctx;
+    char buf[128];
+    const cJSON *canary = json_get(row, "canary");
+    double receipts = json_num(row, "receipts", 0), errors = json_num(row, "errors", 0);
+    switch (col) {
+    case 0: {
+        const char *id = json_str(row, "signatureId", "");
+        const char *slash = strrchr(id, '/');
+        sbuf_adds(out, slash && slash[1] ? slash + 1 : id);
+        break;
+    }
+    case 1: {
+        const char *c = json_str(row, "compiled_id", NULL);
+        if (c && !strncmp(c, "sha256:", 7))
+            snprintf(buf, sizeof buf, "%.8s", c + 7);
+        else
+            snprintf(buf, sizeof buf, "%s", c ? c : "-");
+        sbuf_adds(out, buf);
+        if (!c)
+            *role = ROLE_DIM;
+        break;
+    }
+    case 2:
+        if (cJSON_IsObject(canary)) {
+            long ok = (long)json_num(canary, "okCount", 0), err = (long)json_num(canary, "errorCount", 0);
+            sbuf_printf(out, "%lld%% %ld/%lld", (long long)json_num(canary, "rolloutPct", 0), ok + err,
+                        (long long)json_num(canary, "minSamples", 20));
+            *role = ROLE_WARN;
+        } else {
+            sbuf_adds(out, "-");
+            *role = ROLE_DIM;
+        }
+        break;
+    case 3: sbuf_adds(out, fmt_age(json_int(row, "lastCompileAtMs", 0), buf, sizeof buf)); break;
+    case 4:
+        if (receipts > 0)
+            sbuf_printf(out, "%.1f", receipts * 60000.0 / RATE_WINDOW_MS);
+        else
+            sbuf_adds(out, "-");
+        break;
+    case 5:
+        if (receipts > 0) {
+            double rate = 100.0 * errors / receipts;
+            sbuf_printf(out, "%.1f", rate);
+            if (errors > 0)
+                *role = ROLE_ERROR;
+        } else {
+            sbuf_adds(out, "-");
+        }
+        break;
+    default: break;
+    }
+}
+
+/* One row per catalog signature, joined with its pointer, canary and
+ * stats (a handful of signatures: a few small queries each). */
+static int fetch(void *ctx, const char *cursor, enum lv_dir dir, int limit, cJSON **items,
+                 char **next, struct dse_err *err)
+{
+    (void)cursor;
+    (void)dir;
+    (void)limit;
+    *next = NULL;
+    struct pane *p = ctx;
+    struct ui *ui = p->ui;
+    cJSON *list = NULL;
+    if (store_call(ui->st, STORE_OP_x_sig_list, NULL, &list, err) < 0)
+        return -1;
+    cJSON *rows = json_arr();
+    int64_t since = util_now_ms() - RATE_WINDOW_MS;
+    const cJSON *s;
+    cJSON_ArrayForEach(s, json_get(list, "signatures"))
+    {
+        const char *id = json_str(s, "signatureId", NULL);
+        if (!id)
+            continue;
+        cJSON *row = json_obj();
+        json_set_str(row, "signatureId", id);
+        cJSON *a = json_obj(), *out = NULL;
+        json_set_str(a, "signatureId", id);
+        if (store_call(ui->st, STORE_OP_active_get, a, &out, err) == 0)
+            json_set_copy(row, "compiled_id", json_get(out, "compiled_id"));
+        cJSON_Delete(out);
+        out = NULL;
+        if (store_call(ui->st, STORE_OP_canary_get, a, &out, err) == 0)
+            json_set_copy(row, "canary", json_get(out, "canary"));
+        cJSON_Delete(out);
+        out = NULL;
+        json_set_num(a, "sinceMs", (double)since);
+        if (store_call(ui->st, STORE_OP_x_sig_stats, a, &out, err) == 0) {
+            json_set_copy(row, "receipts", json_get(out, "receipts"));
+            json_set_copy(row, "errors", json_get(out, "errors"));
+            json_set_copy(row, "lastCompileAtMs", json_get(out, "lastCompileAtMs"));
+        }
+        cJSON_Delete(out);
+        cJSON_Delete(a);
+        cJSON_AddItemToArray(rows, row);
+    }
+    cJSON_Delete(list);
+    dse_err_clear(err);
+    *items = rows;
+    return 0;
+}
+
+static void init(struct pane *p)
+{
+    struct sigs *s = p->priv;
+    struct listview_cfg cfg = {.cols = cols,
+                               .ncols = (int)(sizeof cols / sizeof cols[0]),
+                               .cell = cell,
+                               .key = sig_key,
+                               .fetch = fetch,
+                               .ctx = p,
+                               .empty = "(no signatures: run `dse init`)"};
+    listview_init(&s->lv, &cfg);
+}
+
+static void pfree(struct pane *p)
+{
+    struct sigs *s = p->priv;
+    listview_free(&s->lv);
+}
+
+static void select_current(struct pane *p)
+{
+    struct sigs *s = p->priv;
+    const cJSON *row = listview_selected(&s->lv);
+    if (row)
+        ui_select_signature(p->ui, json_str(row, "signatureId", NULL));
+}
+
+void pane_signatures_follow(struct pane *p)
+{
+    struct sigs *s = p->priv;
+    if (p->ui->sig)
+        listview_select_key(&s->lv, p->ui->sig);
+    p->dirty = true;
+}
+
+static int on_data(struct pane *p)
+{
+    struct sigs *s = p->priv;
+    if (s->lv.loaded)
+        listview_reload(p->ui, &s->lv);
+    else
+        listview_reset(p->ui, &s->lv);
+    s->loaded_ms = util_mono_ms();
+    /* Keep the list on the selected signature; pick the first otherwise. */
+    if (!p->ui->sig || !listview_select_key(&s->lv, p->ui->sig)) {
+        if (!p->ui->sig)
+            select_current(p);
+    }
+    return UI_REDRAW | UI_SIGNATURE;
+}
+
+static int tick(struct pane *p)
+{
+    struct sigs *s = p->priv;
+    if (util_mono_ms() - s->loaded_ms >= STATS_REFRESH_MS)
+        p->stale = true;
+    return 0;
+}
+
+static void draw(struct pane *p)
+{
+    struct sigs *s = p->priv;
+    listview_draw(p->ui, &s->lv, p->win, 1, 1, p->ih, p->iw, p->focused);
+    listview_position(&s->lv, p->note, sizeof p->note);
+    if (s->lv.filter) {
+        char *f = text_clean(s->lv.filter);
+        snprintf(p->subtitle, sizeof p->subtitle, "/%s", f);
+        free(f);
+    }
+}
+
+static int key(struct pane *p, int action, int k)
+{
+    (void)k;
+    struct sigs *s = p->priv;
+    listview_seen(&s->lv);
+    int r = listview_key(p->ui, &s->lv, action);
+    if (r != UI_PASS) {
+        select_current(p);
+        return r | UI_SIGNATURE;
+    }
+    if (action == ACT_ENTER) {
+        select_current(p);
+        p->ui->focus_left = false;
+        return UI_HANDLED | UI_RELAYOUT;
+    }
+    return UI_PASS;
+}
+
+static int set_filter(struct pane *p, const char *text)
+{
+    struct sigs *s = p->priv;
+    bool had = s->lv.filter != NULL;
+    int r = listview_set_filter(p->ui, &s->lv, text);
+    if (!text && !had)
+        return UI_PASS;
+    select_current(p);
+    return r | UI_SIGNATURE;
+}
+
+static void save(struct pane *p, cJSON *st)
+{
+    struct sigs *s = p->priv;
+    if (s->lv.filter)
+        json_set_str(st, "filter", s->lv.filter);
+}
+
+static void restore(struct pane *p, const cJSON *st)
+{
+    struct sigs *s = p->priv;
+    const char *f = json_str(st, "filter", NULL);
+    if (f)
+        s->lv.filter = xstrdup(f);
+}
+
+static const int hints[] = {ACT_ENTER, ACT_ROLLBACK, ACT_PROMOTE, ACT_COMPILE, ACT_CANARY, ACT_NONE};
+
+const struct pane_ops pane_signatures_ops = {
+    .name = "signatures",
+    .title = "Signatures",
+    .scope = SCOPE_SIGNATURES,
+    .priv_size = sizeof(struct sigs),
+    .init = init,
+    .free = pfree,
+    .draw = draw,
+    .key = key,
+    .on_data = on_data,
+    .tick = tick,
+    .save = save,
+    .restore = restore,
+    .filter = set_filter,
+    .hints = hints,
+};

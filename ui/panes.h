@@ -1,0 +1,18 @@
+/* panes: entry points of individual panes used by the command line and the
+ * actions (beyond the generic pane_ops slots). */
+#ifndef DSE_UI_PANES_H
+#define DSE_UI_PANES_H
+
+#include <cjson/cJSON.h>
+
+#include "pane.h"
+
+/* Move the signature list's cursor to the selected signature. */
+void pane_signatures_follow(struct pane *p);
+/* `:receipts [error|ok|all] [strategy=S] [compiled=ID] [thread=T]`. */
+int pane_receipts_command(struct pane *p, int argc, char **argv);
+/* The compile report selected in the compile pane (borrowed), if loaded
+ * and for the current signature. */
+const cJSON *pane_compile_selected(struct pane *p);
+
+#endif
