@@ -264,7 +264,9 @@ static cJSON *run_direct(struct run *r, struct dse_err *err)
         rq.temperature = 0;
         rq.has_top_p = true;
         rq.top_p = 1;
-        int mt = repair_m.max_tokens > 0 ? repair_m.max_tokens : DECODE_REPAIR_MAX_TOKENS;
+        int mt = repair_m.max_tokens > 0 ? repair_m.max_tokens
+                 : main_m.max_tokens > 0 ? main_m.max_tokens
+                                         : DECODE_REPAIR_MAX_TOKENS;
         rq.max_tokens = mt < DECODE_REPAIR_MAX_TOKENS ? mt : DECODE_REPAIR_MAX_TOKENS;
         struct lm_response rr;
         int rc = rlm_lm_call(&r->k, &rq, false, &rr, err);

@@ -520,6 +520,27 @@ static void test_repairs(void **state)
     script_done(&s, lm);
     cJSON_Delete(params);
 
+    /* repair maxTokens: repair role, else main role, capped at 256 */
+    lm = script_open(&s, bad, 1);
+    params = parse("{\"paramsVersion\":1,\"decode\":{\"maxRepairs\":2},\"modelRoles\":{\"main\":"
+                   "{\"maxTokens\":50,\"modelId\":\"big\"}}}");
+    predict_run(sig, NULL, params, input, lm, NULL, &res);
+    assert_int_equal(json_int(cJSON_GetArrayItem(s.requests, 0), "maxTokens", 0), 50);
+    assert_int_equal(json_int(cJSON_GetArrayItem(s.requests, 1), "maxTokens", 0), 50);
+    assert_string_equal(json_str(cJSON_GetArrayItem(s.requests, 1), "model", ""), "big");
+    predict_result_free(&res);
+    script_done(&s, lm);
+    cJSON_Delete(params);
+    lm = script_open(&s, bad, 1);
+    params = parse("{\"paramsVersion\":1,\"decode\":{\"maxRepairs\":1},\"modelRoles\":{\"repair\":"
+                   "{\"maxTokens\":999,\"modelId\":\"fixer\"}}}");
+    predict_run(sig, NULL, params, input, lm, NULL, &res);
+    assert_int_equal(json_int(cJSON_GetArrayItem(s.requests, 1), "maxTokens", 0), 256);
+    assert_string_equal(json_str(cJSON_GetArrayItem(s.requests, 1), "model", ""), "fixer");
+    predict_result_free(&res);
+    script_done(&s, lm);
+    cJSON_Delete(params);
+
     /* maxRepairs 0: no repair call, no repairCount */
     lm = script_open(&s, bad, 1);
     params = parse("{\"paramsVersion\":1}");
