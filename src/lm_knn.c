@@ -7,9 +7,10 @@
  *
  *   1. rlm_lite controller: some user message starts with RLM_STATE_PREFIX.
  *      A fixed policy, driven only by the transcript:
- *        - one input blob: Chunk it into var "chunks_<tag>" (chunk size from
- *          the system prompt's chunkChars=, else sized so the chunks fit the
- *          sub-call budget); several blobs: WriteVar them as that list;
+ *        - one input blob: Chunk it into var "chunks_<tag>": the system
+ *          prompt's chunkChars= when given, but never smaller than what lets
+ *          the chunks the sub-call budget can read cover the whole text;
+ *          several blobs: WriteVar them as that list;
  *        - Search the first blob for the longest content word of the
  *          question (when iterations allow);
  *        - ExtractOverChunks over the chunks with the question and its
@@ -884,7 +885,9 @@ static char *ctl_decide(struct ctl *c)
         const char *cd = c->system ? strstr(c->system, "chunkChars=") : NULL;
         if (cd)
             chunk = strtol(cd + 11, NULL, 10);
-        if (chunk <= 0)
+        /* The default chunk size, unless the budget cannot cover the whole
+         * text with it. */
+        if (chunk < (long)ceil(size / k))
             chunk = (long)ceil(size / k);
         if (chunk < 1000)
             chunk = 1000;
