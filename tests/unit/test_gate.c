@@ -78,6 +78,26 @@ static void test_verdict(void **state)
     assert_string_equal(gate_canary_state_name(CANARY_FAILING), "failing");
 }
 
+static void test_salt_pick(void **state)
+{
+    (void)state;
+    char tid[96], salt[128], again[128];
+    traffic_thread_id("loop", 3, 0, tid);
+    assert_string_equal(tid, "loop-3");
+    traffic_thread_id("loop", 3, 2, tid);
+    assert_string_equal(tid, "loop-3.2");
+    /* deterministic, and it routes the wanted number of ids to the canary */
+    traffic_pick_salt("run-1", SIG, "loop", 2, 1, 10, 1, salt);
+    traffic_pick_salt("run-1", SIG, "loop", 2, 1, 10, 1, again);
+    assert_string_equal(salt, again);
+    int in = 0;
+    for (int k = 0; k < 2; k++) {
+        traffic_thread_id("loop", k, 0, tid);
+        in += hash_canary_bucket(salt, tid, SIG) < 10;
+    }
+    assert_true(in >= 1);
+}
+
 /* ---- store-backed ---- */
 
 struct env {
@@ -433,6 +453,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_verdict),
+        cmocka_unit_test(test_salt_pick),
         cmocka_unit_test(test_gate_errors),
         cmocka_unit_test(test_gate_insufficient_and_promote),
         cmocka_unit_test(test_canary_start_refused_keeps_seed),
