@@ -180,6 +180,11 @@ struct jdoc *jdoc_new_json(cJSON *root, const char *title)
     struct jdoc *d = xcalloc(1, sizeof *d);
     d->title = xstrdup(title ? title : "");
     d->root = root ? root : cJSON_CreateNull();
+    /* A subtree detached or copied from an object keeps its key; the
+     * document's root has none. */
+    if (d->root->string && !(d->root->type & cJSON_StringIsConst))
+        cJSON_free(d->root->string);
+    d->root->string = NULL;
     if (count_nodes(d->root, JDOC_AUTOFOLD_NODES + 1) > JDOC_AUTOFOLD_NODES)
         fold_below(d, d->root, 0, 1);
     rebuild(d);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sanitize.h"
 #include "util.h"
 
 static const char *const action_names[] = {
@@ -116,8 +117,8 @@ static int one_char(const char *s)
 
 int keymap_key_parse(const char *name)
 {
-    if (!name || !*name)
-        return -1;
+    if (!name || !*name || !sanitize_is_clean(name, strlen(name), 0))
+        return -1; /* controls, C1, bidi and format characters are not keys */
     for (size_t i = 0; i < ARRAY_LEN(named_keys); i++)
         if (!strcmp(named_keys[i].name, name))
             return named_keys[i].key;
@@ -244,7 +245,10 @@ static void warnf(keymap_warn_fn *warn, void *ctx, const char *path, int line, c
                  pct + 2);
     else
         snprintf(msg, sizeof msg, "%s:%d: %s", path, line, what);
-    warn(ctx, msg);
+    /* The words quoted come from the user's file: never raw to a terminal. */
+    char *clean = sanitize_str(msg, 0);
+    warn(ctx, clean);
+    free(clean);
 }
 
 int keymap_load_text(struct keymap *km, const char *text, const char *path,
@@ -331,18 +335,49 @@ void keymap_key_for(const struct keymap *km, int scope, int action, char *buf, s
     sbuf_free(&b);
 }
 
+/* One line per action with at least one live key among `keys_for`'s
+ * candidates; own = true lists only the scope's own bindings. */
+static void help_section(const struct keymap *km, int scope, bool own, struct sbuf *out)
+{
+    for (int a = ACT__BASE + 1; a < ACT__END; a++) {
+        struct sbuf keys = {0};
+        sbuf_add(&keys, "", 0);
+        if (own) {
+            for (size_t i = 0; i < km->n; i++)
+                if (km->b[i].scope == scope && km->b[i].action == a) {
+                    char name[32];
+                    keymap_key_name(km->b[i].key, name, sizeof name);
+                    sbuf_printf(&keys, "%s%s", keys.len ? " " : "", name);
+                }
+        } else {
+            /* global keys still live in this scope */
+            for (size_t i = 0; i < km->n; i++)
+                if (km->b[i].scope == SCOPE_GLOBAL && km->b[i].action == a &&
+                    (scope == SCOPE_GLOBAL || !find(km, scope, km->b[i].key))) {
+                    char name[32];
+                    keymap_key_name(km->b[i].key, name, sizeof name);
+                    sbuf_printf(&keys, "%s%s", keys.len ? " " : "", name);
+                }
+        }
+        if (keys.len)
+            sbuf_printf(out, "  %-16s %-16s %s\n", keys.s, action_name(a), action_help(a));
+        sbuf_free(&keys);
+    }
+}
+
 char *keymap_help(const struct keymap *km, int scope)
 {
     struct sbuf out = {0};
     sbuf_add(&out, "", 0);
-    for (int a = ACT__BASE + 1; a < ACT__END; a++) {
-        struct sbuf keys = {0};
-        sbuf_add(&keys, "", 0);
-        keys_for(km, scope, a, &keys, 6);
-        if (keys.len)
-            sbuf_printf(&out, "  %-16s %-16s %s\n", keys.s, action_name(a), action_help(a));
-        sbuf_free(&keys);
+    if (scope != SCOPE_GLOBAL) {
+        sbuf_printf(&out, "%s keys:\n", scope_name(scope));
+        size_t before = out.len;
+        help_section(km, scope, true, &out);
+        if (out.len == before)
+            sbuf_adds(&out, "  (none of its own)\n");
+        sbuf_adds(&out, "\nglobal keys:\n");
     }
+    help_section(km, scope, false, &out);
     return sbuf_take(&out);
 }
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sanitize.h"
 #include "util.h"
 
 static const struct {
@@ -137,8 +138,11 @@ int theme_parse(struct theme *t, const char *text, const char *path, theme_warn_
         char what_[300];                                                 \
         snprintf(what_, sizeof what_, __VA_ARGS__);                      \
         snprintf(msg, sizeof msg, "%s:%d: %s", path, lineno, what_);     \
-        if (warn)                                                        \
-            warn(ctx, msg);                                              \
+        if (warn) {                                                      \
+            char *clean_ = sanitize_str(msg, 0);                         \
+            warn(ctx, clean_);                                           \
+            free(clean_);                                                \
+        }                                                                \
         bad++;                                                           \
     } while (0)
     while (p && *p) {

@@ -72,6 +72,13 @@ static void test_user_overrides_and_errors(void **state)
     assert_int_equal(keymap_lookup(km, SCOPE_RECEIPTS, 'j'), ACT_NONE);
     assert_int_equal(keymap_lookup(km, SCOPE_GLOBAL, '#'), ACT_HELP);
     assert_int_equal(keymap_lookup(km, SCOPE_EXAMPLES, 1), ACT_LABEL_ACCEPT);
+    /* words quoted back from the file are sanitised; bidi chars are no key */
+    warned[0] = 0;
+    assert_int_equal(keymap_load_text(km, "bind global \x1b[2J help\nbind global \xe2\x80\xae help\n",
+                                      "k", collect, NULL), 2);
+    assert_null(strchr(warned, 0x1b));
+    assert_non_null(strstr(warned, "unknown key '^[[2J'"));
+    assert_null(strstr(warned, "\xe2\x80\xae"));
     keymap_free(km);
 }
 

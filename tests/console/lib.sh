@@ -1,0 +1,132 @@
+# Shared helpers for the console tests (sourced by tests/console/test_*.sh).
+#
+# Each test drives the real binary ($DSE_BIN) in its own tmux server
+# (unique -L socket, killed in the EXIT trap) at a fixed size, with fixed
+# LANG/TERM/TZ and private XDG dirs, prepares its store through the CLI,
+# and synchronises only by polling the screen or the store with a bounded
+# retry loop (wait_for / wait_gone / wait_file) — never by sleeping alone.
+set -eu
+: "${DSE_BIN:?DSE_BIN must point at the dse binary}"
+: "${DSE_SRCDIR:?DSE_SRCDIR must point at the source tree}"
+command -v tmux >/dev/null 2>&1 || { echo "FAIL: tmux is not installed (make deps)"; exit 1; }
+
+T=$(mktemp -d)
+SOCK="dse$$"
+DB="$T/d.db"
+FIXTURE="$DSE_SRCDIR/../shared/datasets/selecttool.dataset.v1.jsonl"
+export LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=xterm-256color TZ=UTC HOME="$T" USER=tester
+export XDG_STATE_HOME="$T/state" XDG_CONFIG_HOME="$T/config" XDG_DATA_HOME="$T/data"
+unset NO_COLOR LINES COLUMNS DSE_DB DSE_REMOTE || true
+cols=${COLS:-120}
+rows=${ROWS:-40}
+
+cleanup() {
+  _pid=$(console_pid 2>/dev/null || true)
+  tmux -L "$SOCK" kill-server 2>/dev/null || true
+  # let a console that is still saving its state finish before rm
+  _i=0
+  while [ -n "$_pid" ] && kill -0 "$_pid" 2>/dev/null && [ "$_i" -lt 100 ]; do
+    sleep 0.05; _i=$((_i + 1))
+  done
+  rm -rf "$T"
+}
+trap cleanup EXIT INT TERM
+
+fail() {
+  echo "FAIL: $*"
+  if [ -f "$T/screen.txt" ]; then echo "--- last screen ---"; cat "$T/screen.txt"; fi
+  if [ -s "$T/stderr.txt" ]; then echo "--- console stderr ---"; cat "$T/stderr.txt"; fi
+  exit 1
+}
+
+dse() { "$DSE_BIN" --db "$DB" "$@"; }
+
+# start_console [console args...]: the console in a fresh tmux server; its
+# exit code lands in $T/exit.txt when it ends.
+start_console() {
+  printf '%s\n' "$@" > "$T/args.txt"
+  cat > "$T/run.sh" <<RUN
+#!/bin/sh
+"$DSE_BIN" --db "$DB" console $* 2>"$T/stderr.txt"
+echo \$? > "$T/exit.tmp"
+mv "$T/exit.tmp" "$T/exit.txt"
+RUN
+  chmod +x "$T/run.sh"
+  rm -f "$T/exit.txt"
+  tmux -L "$SOCK" -f /dev/null new-session -d -x "$cols" -y "$rows" "$T/run.sh"
+}
+
+keys() { tmux -L "$SOCK" send-keys "$@"; }
+# literal text (no key-name lookup)
+type_text() { tmux -L "$SOCK" send-keys -l "$1"; }
+capture() { tmux -L "$SOCK" capture-pane -p > "$T/screen.txt" 2>/dev/null || true; }
+
+# wait_for PATTERN [SECONDS]: poll the screen until grep finds PATTERN.
+wait_for() {
+  _n=$(( ${2:-10} * 20 )); _i=0
+  while [ "$_i" -lt "$_n" ]; do
+    capture
+    grep -q -- "$1" "$T/screen.txt" && return 0
+    sleep 0.05; _i=$((_i + 1))
+  done
+  fail "timed out waiting for screen text: $1"
+}
+
+# wait_gone PATTERN [SECONDS]: poll until PATTERN is no longer on screen.
+wait_gone() {
+  _n=$(( ${2:-10} * 20 )); _i=0
+  while [ "$_i" -lt "$_n" ]; do
+    capture
+    grep -q -- "$1" "$T/screen.txt" || return 0
+    sleep 0.05; _i=$((_i + 1))
+  done
+  fail "timed out waiting for screen text to go: $1"
+}
+
+# wait_file PATH [SECONDS]
+wait_file() {
+  _n=$(( ${2:-10} * 20 )); _i=0
+  while [ "$_i" -lt "$_n" ]; do
+    [ -e "$1" ] && return 0
+    sleep 0.05; _i=$((_i + 1))
+  done
+  fail "timed out waiting for $1"
+}
+
+# wait_cmd SECONDS CMD...: poll until CMD succeeds (store checks).
+wait_cmd() {
+  _n=$(( $1 * 20 )); shift; _i=0
+  while [ "$_i" -lt "$_n" ]; do
+    "$@" >/dev/null 2>&1 && return 0
+    sleep 0.05; _i=$((_i + 1))
+  done
+  fail "timed out waiting for: $*"
+}
+
+# The console's pid (the dse process under our tmux server).
+console_pid() {
+  _pane=$(tmux -L "$SOCK" list-panes -F '#{pane_pid}' 2>/dev/null | head -n 1)
+  [ -n "$_pane" ] || return 1
+  pgrep -P "$_pane" -x dse 2>/dev/null | head -n 1 || true
+}
+
+# quit the console with :q and wait for its exit code
+quit_console() {
+  keys Escape
+  type_text ':q'
+  keys Enter
+  wait_file "$T/exit.txt" 10
+}
+
+# A store with the catalog and the real SelectTool dataset.
+prepare_store() {
+  [ -r "$FIXTURE" ] || fail "the SelectTool fixture is missing: $FIXTURE"
+  dse init >/dev/null
+  dse examples import "$FIXTURE" --signature SelectTool.v1 >/dev/null
+}
+
+# The demo store (compile, pointer history, canaries, receipts, ops run).
+prepare_demo() {
+  [ -r "$FIXTURE" ] || fail "the SelectTool fixture is missing: $FIXTURE"
+  dse demo --dataset "$FIXTURE" >/dev/null 2>"$T/demo.err" || { cat "$T/demo.err"; fail "dse demo failed"; }
+}
