@@ -23,7 +23,7 @@ static const char *short_id(const char *id)
     char *b = bufs[n++ % 4];
     if (!id || !*id)
         return "-";
-    hash_short(id, b, sizeof b, 12);
+    hash_short(id, b, sizeof bufs[0], 12);
     return cli_cell(b, 0);
 }
 
