@@ -1,6 +1,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,6 +124,10 @@ struct store *cli_store(struct cli_ctx *ctx)
         return NULL;
     }
     const char *user = getenv("USER");
+    if (!user || !*user) {
+        struct passwd *pw = getpwuid(getuid());
+        user = pw ? pw->pw_name : NULL;
+    }
     char host[64] = "";
     gethostname(host, sizeof host - 1);
     char actor[128];
