@@ -213,7 +213,9 @@ const char *ui_echo(struct ui *ui, const char *fmt, ...)
     char when[32];
     util_short_time(util_now_ms(), when);
     ui->cmdlog[ui->ncmdlog++] = xasprintf("%s  $ %s", when, line);
-    snprintf(shown, sizeof shown, "$ %s", line);
+    /* The message line shows it without the --db/--remote prefix (the log
+     * keeps the full, copyable command). */
+    snprintf(shown, sizeof shown, "$ dse %s", tail);
     free(line);
     return shown;
 }
@@ -249,7 +251,7 @@ static void open_viewer(struct ui *ui, struct jdoc *d)
 {
     viewer_free(ui->viewer);
     ui->viewer = viewer_new(d);
-    ui->all_dirty = true;
+    ui_layout(ui); /* the viewer takes the body: new geometry */
 }
 
 void ui_view_json(struct ui *ui, cJSON *root, const char *title)

@@ -103,8 +103,8 @@ void ui_select_signature(struct ui *ui, const char *id);
 void ui_msg(struct ui *ui, int role, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void ui_err(struct ui *ui, const struct dse_err *err);
 /* Record the equivalent CLI command ("dse --db PATH rollback ...") in the
- * command log; returns it ("$ dse ...", static buffer) for the caller's
- * message line.  The format gives the part after the global options; its
+ * command log; returns the short form without the global options
+ * ("$ dse rollback ...", static buffer) for the caller's message line.  The format gives the part after the global options; its
  * arguments are shell-quoted by the caller with ui_shq. */
 const char *ui_echo(struct ui *ui, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Shell-quote s into a static ring buffer (4 slots). */

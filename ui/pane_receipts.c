@@ -353,8 +353,8 @@ static void make_example(struct pane *p, const cJSON *row)
         if (find_input(ui, r_sig(p), input, exid, sizeof exid, split, sizeof split)) {
             if (!strcmp(split, "holdout") || !strcmp(split, "dev"))
                 ui_msg(ui, ROLE_ERROR,
-                       "refused: this input is already holdout example %s; adding it to train "
-                       "would leak holdout into training",
+                       "refused: adding it to train would leak holdout into training (the input "
+                       "is holdout example %s)",
                        exid);
             else
                 ui_msg(ui, ROLE_WARN, "refused: this input is already example %s (split %s)",

@@ -130,3 +130,23 @@ prepare_demo() {
   [ -r "$FIXTURE" ] || fail "the SelectTool fixture is missing: $FIXTURE"
   dse demo --dataset "$FIXTURE" >/dev/null 2>"$T/demo.err" || { cat "$T/demo.err"; fail "dse demo failed"; }
 }
+
+# record_receipts FILE...: record crafted receipts through the public API
+# (dse serve on a loopback port + POST /api/mutation recordPredictReceipt);
+# each FILE holds {"threadId", "runId", "receipt"}.
+record_receipts() {
+  command -v curl >/dev/null 2>&1 || fail "curl is not installed (make deps)"
+  "$DSE_BIN" --db "$DB" serve --listen 127.0.0.1:0 >"$T/serve.out" 2>&1 &
+  _srv=$!
+  wait_cmd 10 grep -q "listening on" "$T/serve.out"
+  _port=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/serve.out" | head -n 1)
+  for _f in "$@"; do
+    { printf '{"path":"dse/receipts:recordPredictReceipt","format":"json","args":'
+      cat "$_f"; printf '}'; } > "$T/req.json"
+    curl -sS -X POST -H 'content-type: application/json' --data-binary @"$T/req.json" \
+      "http://127.0.0.1:$_port/api/mutation" > "$T/resp.json" || { kill "$_srv"; fail "curl failed"; }
+    grep -q '"status":"success"' "$T/resp.json" || { kill "$_srv"; fail "record refused: $(cat "$T/resp.json")"; }
+  done
+  kill "$_srv" 2>/dev/null || true
+  wait "$_srv" 2>/dev/null || true
+}
