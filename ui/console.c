@@ -339,10 +339,11 @@ static void warn_cb(void *ctx, const char *msg)
 {
     struct ui *ui = ctx;
     char *clean = sanitize_str(msg, 0);
-    if (term_active())
-        ui_msg(ui, ROLE_WARN, "%s", clean);
-    else
+    /* Before the screen starts: stderr (seen after exit) and the message
+     * line (seen now). */
+    if (!term_active())
         fprintf(stderr, "dse: %s\n", clean);
+    ui_msg(ui, ROLE_WARN, "%s", clean);
     free(clean);
 }
 
@@ -1198,7 +1199,6 @@ int ui_console_main(struct cli_ctx *ctx, int argc, char **argv)
     } else if (sig_name) {
         ui->focus_left = false;
     }
-    ui->msg[0] = 0;
 
     struct dse_err err = {0};
     if (term_start(ui, &err) < 0) {

@@ -428,12 +428,15 @@ void jdoc_fold_all(struct jdoc *d)
     rebuild(d);
 }
 
-void jdoc_unfold_all(struct jdoc *d)
+size_t jdoc_unfold_all(struct jdoc *d, size_t line)
 {
-    if (!d->root)
-        return;
+    if (!d->root || text_view(d))
+        return line;
+    const cJSON *n = line < d->nlines ? d->lines[line].node : NULL;
+    int kind = line < d->nlines ? d->lines[line].kind : JL_OPEN;
     pset_clear(&d->folded);
     rebuild(d);
+    return n ? line_of(d, n, kind) : 0;
 }
 
 /* ---- search ---- */

@@ -51,7 +51,8 @@ size_t jdoc_toggle(struct jdoc *d, size_t line);
 size_t jdoc_fold(struct jdoc *d, size_t line);   /* fold, or go to parent */
 size_t jdoc_unfold(struct jdoc *d, size_t line);
 void jdoc_fold_all(struct jdoc *d);
-void jdoc_unfold_all(struct jdoc *d);
+/* Unfold everything; returns the new line of the node that was at `line`. */
+size_t jdoc_unfold_all(struct jdoc *d, size_t line);
 
 /* Search for needle (case-insensitive) from line `from` (exclusive) in
  * direction dir (+1 / -1), wrapping.  Folded nodes holding a match are

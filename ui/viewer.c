@@ -277,7 +277,7 @@ int viewer_key(struct ui *ui, struct viewer *v, int action, int key)
         jdoc_fold_all(v->doc);
         v->cur = v->top = 0;
         break;
-    case ACT_UNFOLD_ALL: jdoc_unfold_all(v->doc); break;
+    case ACT_UNFOLD_ALL: v->cur = jdoc_unfold_all(v->doc, v->cur); break;
     case ACT_RAW:
         if (!jdoc_is_json(v->doc)) {
             ui_msg(ui, ROLE_WARN, "this document is text already");
@@ -288,7 +288,7 @@ int viewer_key(struct ui *ui, struct viewer *v, int action, int key)
         break;
     case ACT_WRAP: v->wrap = !v->wrap; break;
     case ACT_FILTER:
-        ui_prompt(ui, "/", v->search ? v->search : "", on_search, v, NULL);
+        ui_prompt(ui, "/", "", on_search, v, NULL); /* n repeats the last */
         return UI_HANDLED | UI_REDRAW;
     case ACT_SEARCH_NEXT:
     case ACT_SEARCH_PREV: {

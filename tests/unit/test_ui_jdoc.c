@@ -46,7 +46,7 @@ static void test_tree_lines_and_folding(void **state)
     l = line(d, 2);
     assert_non_null(strstr(l, "\"b\": {\xe2\x80\xa6},  2 keys"));
     free(l);
-    jdoc_unfold_all(d);
+    assert_int_equal(jdoc_unfold_all(d, 2), 2); /* the cursor stays on "b" */
     assert_int_equal(jdoc_count(d), 11);
     jdoc_fold_all(d);
     assert_int_equal(jdoc_count(d), 5);
