@@ -141,9 +141,15 @@ void input_draw(struct ui *ui, WINDOW *w, int width)
 {
     struct input *in = ui->input;
     if (in->kind == IN_CONFIRM) {
-        char *q = draw_fmt("%s  [y/N]", in->prompt);
-        draw_clean(ui, w, 0, 0, width, ROLE_WARN, q, TEXT_LEFT);
-        free(q);
+        /* The answer keys always show, however long the question. */
+        static const char keys[] = "  [y/N]";
+        int kw = (int)sizeof keys - 1;
+        if (width > kw + 8) {
+            draw_clean(ui, w, 0, 0, width - kw, ROLE_WARN, in->prompt, TEXT_LEFT);
+            draw_clean(ui, w, 0, width - kw, kw, ROLE_WARN, keys, TEXT_LEFT);
+        } else {
+            draw_clean(ui, w, 0, 0, width, ROLE_WARN, keys + 2, TEXT_LEFT);
+        }
         return;
     }
     int pw = text_width(in->prompt);

@@ -112,33 +112,9 @@ static void test_rollback_window_and_text(void **state)
     cJSON_Delete(h);
 }
 
-static void test_canary(void **state)
+static void test_eta(void **state)
 {
     (void)state;
-    struct canary_eval e;
-    rules_canary_eval(NULL, &e);
-    assert_int_equal(e.verdict, VERDICT_NONE);
-    cJSON *c = parse("{\"okCount\":15,\"errorCount\":4,\"minSamples\":20,\"maxErrorRate\":0.2}");
-    rules_canary_eval(c, &e);
-    assert_int_equal(e.verdict, VERDICT_COLLECTING);
-    assert_int_equal(e.total, 19);
-    cJSON_Delete(c);
-    /* exactly at the threshold is healthy (the rule is strictly greater) */
-    c = parse("{\"okCount\":16,\"errorCount\":4,\"minSamples\":20,\"maxErrorRate\":0.2}");
-    rules_canary_eval(c, &e);
-    assert_int_equal(e.verdict, VERDICT_HEALTHY);
-    cJSON_Delete(c);
-    c = parse("{\"okCount\":15,\"errorCount\":5,\"minSamples\":20.7,\"maxErrorRate\":0.2}");
-    rules_canary_eval(c, &e);
-    assert_int_equal(e.verdict, VERDICT_FAILING);
-    assert_int_equal(e.min_samples, 20);
-    cJSON_Delete(c);
-    /* defaults and clamping as the store reads settings back */
-    c = parse("{\"okCount\":1,\"errorCount\":0,\"minSamples\":0,\"maxErrorRate\":7}");
-    rules_canary_eval(c, &e);
-    assert_int_equal(e.min_samples, 1);
-    assert_true(e.max_error_rate == 1.0);
-    cJSON_Delete(c);
     char eta[16];
     rules_eta(10, 0, eta, sizeof eta);
     assert_string_equal(eta, "?");
@@ -241,7 +217,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rollback_toggles),  cmocka_unit_test(test_rollback_clear_rows),
-        cmocka_unit_test(test_rollback_window_and_text), cmocka_unit_test(test_canary),
+        cmocka_unit_test(test_rollback_window_and_text), cmocka_unit_test(test_eta),
         cmocka_unit_test(test_label_values),      cmocka_unit_test(test_edit_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
