@@ -55,7 +55,7 @@ struct sq {
     struct sq_stmt cache[STMT_CACHE];
     int ncache;
     /* Receipts page statements, indexed by filter mask and shape. */
-    sqlite3_stmt *page[32][4];
+    sqlite3_stmt *page[64][4];
     uint64_t own_commits; /* data_version does not move for our own commits */
     int sync_full;        /* current PRAGMA synchronous: -1 unknown, 0 NORMAL, 1 FULL */
 };
@@ -137,6 +137,15 @@ static void bt(struct ctx *c, sqlite3_stmt *s, int i, const char *v)
     if (c->failed || !s)
         return;
     bind_rc(c, v ? sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(s, i));
+}
+
+/* No copy: v must stay valid until the statement is reset (hot paths whose
+ * strings live in the caller's JSON tree). */
+static void bt_static(struct ctx *c, sqlite3_stmt *s, int i, const char *v)
+{
+    if (c->failed || !s)
+        return;
+    bind_rc(c, v ? sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC) : sqlite3_bind_null(s, i));
 }
 
 /* Takes ownership of a malloc'd string. */
@@ -422,7 +431,6 @@ static int run_op(struct store *st, const cJSON *args, cJSON **out, struct dse_e
     struct sq *q = st->impl;
     struct ctx c = {
         .st = st, .q = q, .args = args, .err = err, .what = store_op_info(op)->path,
-        .now = util_now_ms(),
     };
     if (mode == TX_LMGET && st->read_only)
         mode = TX_READ;
@@ -440,6 +448,9 @@ static int run_op(struct store *st, const cJSON *args, cJSON **out, struct dse_e
         rollback(&c);
         return -1;
     }
+    /* Read the clock under the write lock, so commit order and createdAtMs
+     * order agree between processes sharing the file. */
+    c.now = util_now_ms();
     cJSON *value = NULL;
     int rc = fn(&c, &value);
     if (rc == 0 && c.failed)
@@ -1030,67 +1041,105 @@ static int do_canary_history(struct ctx *c, cJSON **out)
     return r < 0 ? -1 : 0;
 }
 
-/* Count one receipt toward the signature's canary and auto-stop it when
- * the error rate is exceeded (reference §3).  Runs inside the receipt's
- * transaction.  *counted: 0 none, 1 ok, 2 error. */
-static int canary_count(struct ctx *c, const char *sig, const char *cid, bool is_error,
-                        int *counted, bool *stopped)
+/* A signature's canary as the counting code sees it.  A batch of receipts
+ * keeps one per signature in memory and writes the counters once at the
+ * end; the write lock is held throughout, so nobody else can change the
+ * row meanwhile. */
+struct canary_state {
+    char *sig;
+    bool exists, dirty;
+    int64_t id, okc, errc, pct, min_samples;
+    double max_rate;
+    char *control, *canary;
+};
+
+static void canary_state_free(struct canary_state *k)
 {
-    *counted = 0;
-    *stopped = false;
+    free(k->sig);
+    free(k->control);
+    free(k->canary);
+    memset(k, 0, sizeof *k);
+}
+
+static int canary_load(struct ctx *c, const char *sig, struct canary_state *k)
+{
+    memset(k, 0, sizeof *k);
+    k->sig = xstrdup(sig);
     sqlite3_stmt *g = S(c, SQL_CAN_GET);
     bt(c, g, 1, sig);
     int r = row(c, g);
     if (r <= 0)
         return r;
-    if (!sqlite3_column_int64(g, 1) || strcmp(col_str(g, 3), cid) != 0) {
+    if (!sqlite3_column_int64(g, 1)) { /* disabled rows are never counted */
         sqlite3_reset(g);
-        return 0; /* disabled, or served by the control: never counted */
+        return 0;
     }
-    int64_t okc = sqlite3_column_int64(g, 6), errc = sqlite3_column_int64(g, 7);
-    int64_t id = sqlite3_column_int64(g, 12), pct = sqlite3_column_int64(g, 4);
-    int64_t min_samples = 20;
-    if (sqlite3_column_type(g, 8) != SQLITE_NULL) {
-        double m = floor(sqlite3_column_double(g, 8));
-        min_samples = m < 1 ? 1 : (int64_t)m;
-    }
-    double max_rate = 0.2;
-    if (sqlite3_column_type(g, 9) != SQLITE_NULL)
-        max_rate = clampd(sqlite3_column_double(g, 9), 0, 1);
-    if (is_error)
-        errc++;
-    else
-        okc++;
-    *counted = is_error ? 2 : 1;
-    int64_t total = okc + errc;
-    double rate = (double)errc / (double)total;
-    if (total >= min_samples && rate > max_rate) {
-        char *control = xstrdup(col_str(g, 2)), *canary = xstrdup(col_str(g, 3));
-        sqlite3_reset(g);
-        char r1[32], r2[32], reason[128];
-        fixed3(rate, r1);
-        fixed3(max_rate, r2);
-        snprintf(reason, sizeof reason,
-                 "error_rate_exceeded errorRate=%s maxErrorRate=%s minSamples=%lld", r1, r2,
-                 (long long)min_samples);
-        sqlite3_stmt *d = S(c, SQL_CAN_DEL);
-        bi(c, d, 1, id);
-        int rc = run(c, d);
-        if (rc == 0)
-            rc = canary_history_add(c, sig, "auto_stop", control, canary, pct, okc, errc, reason,
-                                    NULL);
-        free(control);
-        free(canary);
-        *stopped = rc == 0;
-        return rc;
-    }
+    k->exists = true;
+    k->control = xstrdup(col_str(g, 2));
+    k->canary = xstrdup(col_str(g, 3));
+    k->pct = sqlite3_column_int64(g, 4);
+    k->okc = sqlite3_column_int64(g, 6);
+    k->errc = sqlite3_column_int64(g, 7);
+    k->id = sqlite3_column_int64(g, 12);
+    /* Settings as read back by the reference: minSamples = max(1, floor),
+     * maxErrorRate clamped to [0, 1]. */
+    double m = floor(sqlite3_column_double(g, 8));
+    k->min_samples = m < 1 ? 1 : (int64_t)m;
+    k->max_rate = clampd(sqlite3_column_double(g, 9), 0, 1);
     sqlite3_reset(g);
+    return 0;
+}
+
+/* Write the counters of a canary that is still running. */
+static int canary_flush(struct ctx *c, struct canary_state *k)
+{
+    if (!k->exists || !k->dirty)
+        return 0;
     sqlite3_stmt *u = S(c, SQL_CAN_COUNT);
-    bi(c, u, 1, id);
-    bi(c, u, 2, okc);
-    bi(c, u, 3, errc);
+    bi(c, u, 1, k->id);
+    bi(c, u, 2, k->okc);
+    bi(c, u, 3, k->errc);
     bi(c, u, 4, c->now);
+    k->dirty = false;
     return run(c, u);
+}
+
+/* Count one receipt toward a loaded canary and auto-stop it when the error
+ * rate is exceeded (reference §3).  *counted: 0 none, 1 ok, 2 error. */
+static int canary_apply(struct ctx *c, struct canary_state *k, const char *cid, bool is_error,
+                        int *counted, bool *stopped)
+{
+    *counted = 0;
+    *stopped = false;
+    if (!k->exists || strcmp(k->canary, cid) != 0)
+        return 0; /* no canary, or served by the control: never counted */
+    if (is_error)
+        k->errc++;
+    else
+        k->okc++;
+    k->dirty = true;
+    *counted = is_error ? 2 : 1;
+    int64_t total = k->okc + k->errc;
+    double rate = (double)k->errc / (double)total;
+    if (total < k->min_samples || !(rate > k->max_rate))
+        return 0;
+    char r1[32], r2[32], reason[128];
+    fixed3(rate, r1);
+    fixed3(k->max_rate, r2);
+    snprintf(reason, sizeof reason,
+             "error_rate_exceeded errorRate=%s maxErrorRate=%s minSamples=%lld", r1, r2,
+             (long long)k->min_samples);
+    sqlite3_stmt *d = S(c, SQL_CAN_DEL);
+    bi(c, d, 1, k->id);
+    int rc = run(c, d);
+    if (rc == 0)
+        rc = canary_history_add(c, k->sig, "auto_stop", k->control, k->canary, k->pct, k->okc,
+                                k->errc, reason, NULL);
+    /* The row is gone: later receipts find no canary and are not counted. */
+    k->exists = false;
+    k->dirty = false;
+    *stopped = rc == 0;
+    return rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1102,7 +1151,11 @@ static int canary_count(struct ctx *c, const char *sig, const char *cid, bool is
 static const char SQL_EX_GET[] =
     "SELECT " EX_COLS " FROM dseExamples WHERE signatureId = ?1 AND exampleId = ?2";
 static const char SQL_EX_EXISTS[] =
-    "SELECT 1 FROM dseExamples WHERE signatureId = ?1 AND exampleId = ?2";
+    "SELECT coalesce(split, ''), coalesce(reviewStatus, '') FROM dseExamples "
+    "WHERE signatureId = ?1 AND exampleId = ?2";
+static const char SQL_EXC_ADD[] =
+    "INSERT INTO dseExampleCounts (signatureId, split, reviewStatus, n) VALUES (?1, ?2, ?3, ?4) "
+    "ON CONFLICT (signatureId, split, reviewStatus) DO UPDATE SET n = n + excluded.n";
 static const char SQL_EX_UPSERT[] =
     "INSERT INTO dseExamples (signatureId, exampleId, sortKey, inputJson, expectedJson, split, "
     "tags, source, meta, reviewStatus, createdAtMs, updatedAtMs) "
@@ -1117,8 +1170,7 @@ static const char SQL_EX_LIST[] = "SELECT " EX_COLS " FROM dseExamples WHERE sig
 static const char SQL_EX_LIST_SPLIT[] = "SELECT " EX_COLS " FROM dseExamples WHERE signatureId = ?1 "
                                         "AND split = ?3 ORDER BY sortKey LIMIT ?2";
 static const char SQL_EX_COUNTS[] =
-    "SELECT split, reviewStatus, count(*) FROM dseExamples WHERE signatureId = ?1 "
-    "GROUP BY split, reviewStatus";
+    "SELECT split, reviewStatus, n FROM dseExampleCounts WHERE signatureId = ?1";
 
 /* Page statements: [split?][prev?][cursor?]. */
 #define EX_PAGE(split, cmp, order)                                                   \
@@ -1191,17 +1243,52 @@ static const char *review_status(const cJSON *meta)
     return NULL;
 }
 
-/* Upsert one validated example; *existed tells whether it was there. */
-static int ex_write(struct ctx *c, const char *sig, const struct ex_in *e, bool *existed)
+/* Move one example between count buckets ('' = absent). */
+static int ex_count(struct ctx *c, const char *sig, const char *split, const char *review,
+                    int delta)
+{
+    sqlite3_stmt *s = S(c, SQL_EXC_ADD);
+    bt(c, s, 1, sig);
+    bt(c, s, 2, split ? split : "");
+    bt(c, s, 3, review ? review : "");
+    bi(c, s, 4, delta);
+    return run(c, s);
+}
+
+/* The stored example's count bucket; 0 absent, 1 found, -1 error. */
+static int ex_bucket(struct ctx *c, const char *sig, const char *id, char split[16],
+                     char review[16])
 {
     sqlite3_stmt *s = S(c, SQL_EX_EXISTS);
     bt(c, s, 1, sig);
-    bt(c, s, 2, e->exampleId);
+    bt(c, s, 2, id);
     int r = row(c, s);
+    if (r == 1) {
+        snprintf(split, 16, "%s", col_str(s, 0));
+        snprintf(review, 16, "%s", col_str(s, 1));
+    }
+    if (s)
+        sqlite3_reset(s);
+    return r;
+}
+
+/* Upsert one validated example; *existed tells whether it was there. */
+static int ex_write(struct ctx *c, const char *sig, const struct ex_in *e, bool *existed)
+{
+    char old_split[16], old_review[16];
+    int r = ex_bucket(c, sig, e->exampleId, old_split, old_review);
     if (r < 0)
         return -1;
-    sqlite3_reset(s);
     *existed = r == 1;
+    const char *split = e->split ? e->split : "", *review = review_status(e->meta);
+    if (!review)
+        review = "";
+    if (!*existed || strcmp(old_split, split) != 0 || strcmp(old_review, review) != 0) {
+        if ((*existed && ex_count(c, sig, old_split, old_review, -1) < 0) ||
+            ex_count(c, sig, split, review, 1) < 0)
+            return -1;
+    }
+    sqlite3_stmt *s;
     struct sbuf key = {0};
     collate_sort_key(e->exampleId, &key);
     s = S(c, SQL_EX_UPSERT);
@@ -1421,13 +1508,21 @@ static int do_x_examples_delete(struct ctx *c, cJSON **out)
 {
     const char *sig = arg_req(c, "signatureId");
     const char *id = arg_req(c, "exampleId");
-    sqlite3_stmt *s = S(c, SQL_EX_DEL);
-    bt(c, s, 1, sig);
-    bt(c, s, 2, id);
-    if (run(c, s) < 0)
+    if (c->failed)
         return -1;
+    char split[16], review[16];
+    int r = ex_bucket(c, sig, id, split, review);
+    if (r < 0)
+        return -1;
+    if (r) {
+        sqlite3_stmt *s = S(c, SQL_EX_DEL);
+        bt(c, s, 1, sig);
+        bt(c, s, 2, id);
+        if (run(c, s) < 0 || ex_count(c, sig, split, review, -1) < 0)
+            return -1;
+    }
     *out = ok_obj();
-    json_set_bool(*out, "existed", changes(c) > 0);
+    json_set_bool(*out, "existed", r == 1);
     return 0;
 }
 
@@ -1441,13 +1536,13 @@ static int do_x_examples_counts(struct ctx *c, cJSON **out)
     while ((r = row(c, s)) == 1) {
         int64_t k = sqlite3_column_int64(s, 2);
         total += k;
-        const char *sp = sqlite3_column_type(s, 0) == SQLITE_NULL ? NULL : col_str(s, 0);
+        const char *sp = col_str(s, 0);
         int idx = 4;
         for (int i = 0; sp && i < 4; i++)
             if (strcmp(sp, split_names[i]) == 0)
                 idx = i;
         by[idx] += k;
-        const char *rv = sqlite3_column_type(s, 1) == SQLITE_NULL ? "" : col_str(s, 1);
+        const char *rv = col_str(s, 1);
         if (strcmp(rv, "accepted") == 0)
             accepted += k;
         else if (strcmp(rv, "rejected") == 0)
@@ -1727,36 +1822,129 @@ static int rc_parse(struct ctx *c, const cJSON *item, const char *where, struct 
     return 0;
 }
 
+/* Per-operation state of receipt recording: canary states, one per
+ * signature met (a batch usually touches a handful), and the hourly receipt
+ * counts to add, written once at the end. */
+struct hour_count {
+    char *sig;
+    int64_t hour, receipts, errors;
+};
+
+struct canary_cache {
+    struct canary_state *v;
+    size_t n, cap;
+    struct hour_count *h;
+    size_t nh, caph;
+};
+
+static const char SQL_HOURLY_ADD[] =
+    "INSERT INTO dseReceiptHourly (signatureId, hourMs, receipts, errors) VALUES (?1, ?2, ?3, ?4) "
+    "ON CONFLICT (signatureId, hourMs) DO UPDATE SET receipts = receipts + excluded.receipts, "
+    "errors = errors + excluded.errors";
+
+#define HOUR_MS 3600000
+static int64_t hour_of(int64_t ms)
+{
+    return ms - ((ms % HOUR_MS) + HOUR_MS) % HOUR_MS;
+}
+
+static void hour_add(struct canary_cache *cc, const char *sig, int64_t hour, bool is_error)
+{
+    struct hour_count *e = NULL;
+    for (size_t i = cc->nh; i-- > 0;)
+        if (cc->h[i].hour == hour && strcmp(cc->h[i].sig, sig) == 0) {
+            e = &cc->h[i];
+            break;
+        }
+    if (!e) {
+        if (cc->nh == cc->caph) {
+            cc->caph = cc->caph ? cc->caph * 2 : 8;
+            cc->h = xrealloc(cc->h, cc->caph * sizeof *cc->h);
+        }
+        e = &cc->h[cc->nh++];
+        *e = (struct hour_count){.sig = xstrdup(sig), .hour = hour};
+    }
+    e->receipts++;
+    e->errors += is_error;
+}
+
+static struct canary_state *canary_cached(struct ctx *c, struct canary_cache *cc, const char *sig)
+{
+    for (size_t i = 0; i < cc->n; i++)
+        if (strcmp(cc->v[i].sig, sig) == 0)
+            return &cc->v[i];
+    if (cc->n == cc->cap) {
+        cc->cap = cc->cap ? cc->cap * 2 : 8;
+        cc->v = xrealloc(cc->v, cc->cap * sizeof *cc->v);
+    }
+    struct canary_state *k = &cc->v[cc->n++];
+    if (canary_load(c, sig, k) < 0)
+        return NULL;
+    return k;
+}
+
+/* Write the counters of every canary still running and the hourly counts;
+ * frees the cache. */
+static int canary_cache_done(struct ctx *c, struct canary_cache *cc, bool flush)
+{
+    int rc = 0;
+    for (size_t i = 0; i < cc->n; i++) {
+        if (flush && rc == 0)
+            rc = canary_flush(c, &cc->v[i]);
+        canary_state_free(&cc->v[i]);
+    }
+    for (size_t i = 0; i < cc->nh; i++) {
+        if (flush && rc == 0) {
+            sqlite3_stmt *s = S(c, SQL_HOURLY_ADD);
+            bt(c, s, 1, cc->h[i].sig);
+            bi(c, s, 2, cc->h[i].hour);
+            bi(c, s, 3, cc->h[i].receipts);
+            bi(c, s, 4, cc->h[i].errors);
+            rc = run(c, s);
+        }
+        free(cc->h[i].sig);
+    }
+    free(cc->v);
+    free(cc->h);
+    memset(cc, 0, sizeof *cc);
+    return rc;
+}
+
 /* Insert one receipt and count it toward a canary.  *inserted false for a
  * repeated receiptId (then nothing is counted). */
-static int rc_record(struct ctx *c, const struct rc_in *r, bool *inserted, int *counted,
-                     bool *stopped)
+static int rc_record(struct ctx *c, struct canary_cache *cc, const struct rc_in *r,
+                     bool *inserted, int *counted, bool *stopped)
 {
     *inserted = false;
     *counted = 0;
     *stopped = false;
     sqlite3_stmt *s = S(c, SQL_RC_INS);
-    bt(c, s, 1, r->thread_id);
-    bt(c, s, 2, r->run_id);
+    bt_static(c, s, 1, r->thread_id);
+    bt_static(c, s, 2, r->run_id);
     bjson(c, s, 3, r->receipt);
-    bt(c, s, 4, r->receipt_id);
-    bt(c, s, 5, r->sig);
-    bt(c, s, 6, r->cid);
+    bt_static(c, s, 4, r->receipt_id);
+    bt_static(c, s, 5, r->sig);
+    bt_static(c, s, 6, r->cid);
     bi(c, s, 7, c->now);
-    bt(c, s, 8, r->strategy);
-    bt(c, s, 9, r->tag);
-    bt(c, s, 10, r->error_name);
+    bt_static(c, s, 8, r->strategy);
+    bt_static(c, s, 9, r->tag);
+    bt_static(c, s, 10, r->error_name);
     if (r->has_dur)
         bd(c, s, 11, r->dur);
-    bt(c, s, 12, r->trace_blob);
+    bt_static(c, s, 12, r->trace_blob);
     if (r->has_count)
         bi(c, s, 13, (int64_t)r->count);
     if (run(c, s) < 0)
         return -1;
     *inserted = changes(c) > 0;
+    if (*inserted && r->sig)
+        hour_add(cc, r->sig, hour_of(c->now), r->tag && strcmp(r->tag, "Error") == 0);
     if (!*inserted || !r->sig || !r->cid || !r->tag)
         return 0;
-    return canary_count(c, r->sig, r->cid, strcmp(r->tag, "Error") == 0, counted, stopped);
+    struct canary_state *k = canary_cached(c, cc, r->sig);
+    if (!k)
+        return -1;
+    return canary_apply(c, k, r->cid, strcmp(r->tag, "Error") == 0, counted, stopped);
 }
 
 static int do_receipts_record(struct ctx *c, cJSON **out)
@@ -1766,7 +1954,9 @@ static int do_receipts_record(struct ctx *c, cJSON **out)
         return -1;
     bool inserted, stopped;
     int counted;
-    if (rc_record(c, &r, &inserted, &counted, &stopped) < 0)
+    struct canary_cache cc = {0};
+    int rc = rc_record(c, &cc, &r, &inserted, &counted, &stopped);
+    if (canary_cache_done(c, &cc, rc == 0) < 0 || rc < 0)
         return -1;
     *out = ok_obj();
     json_set_bool(*out, "existed", !inserted);
@@ -1802,18 +1992,19 @@ static int do_x_receipts_batch(struct ctx *c, cJSON **out)
         i++;
     }
     int64_t recorded = 0, dups = 0, counted_n = 0, stops = 0;
-    for (int k = 0; !c->failed && k < n; k++) {
+    struct canary_cache cc = {0};
+    int rc = c->failed ? -1 : 0;
+    for (int k = 0; rc == 0 && k < n; k++) {
         bool inserted, stopped;
         int counted;
-        if (rc_record(c, &v[k], &inserted, &counted, &stopped) < 0)
-            break;
+        rc = rc_record(c, &cc, &v[k], &inserted, &counted, &stopped);
         recorded += inserted;
         dups += !inserted;
         counted_n += counted != 0;
         stops += stopped;
     }
     free(v);
-    if (c->failed)
+    if (canary_cache_done(c, &cc, rc == 0) < 0 || rc < 0)
         return -1;
     *out = ok_obj();
     json_set_num(*out, "recorded", (double)recorded);
@@ -1856,7 +2047,7 @@ static int do_receipts_get_admin(struct ctx *c, cJSON **out)
 
 /* ---- receipt pages ---- */
 
-enum { RF_SIG = 1, RF_TAG = 2, RF_STRAT = 4, RF_CID = 8, RF_THREAD = 16 };
+enum { RF_SIG = 1, RF_TAG = 2, RF_STRAT = 4, RF_CID = 8, RF_THREAD = 16, RF_BY_ERRORS = 32 };
 enum { SHAPE_OLDER, SHAPE_NEWER, SHAPE_OLDER_AT, SHAPE_NEWER_AT };
 
 #define RC_COLS                                                                            \
@@ -1881,17 +2072,24 @@ static char *page_sql(unsigned mask, int shape)
         sbuf_adds(&f, " AND threadId = :thread");
     bool newer = shape == SHAPE_NEWER || shape == SHAPE_NEWER_AT;
     const char *ord = newer ? "createdAtMs ASC, id ASC" : "createdAtMs DESC, id DESC";
+    /* Without statistics SQLite may walk the strategy index and test
+     * resultTag row by row, which is slow exactly when errors are rare;
+     * errors are the rare class by design, so walk them.  (compiled_id +
+     * resultTag has its own index.) */
+    const char *from = mask & RF_BY_ERRORS
+                           ? "receipts INDEXED BY receipts_by_signatureId_resultTag_createdAtMs"
+                           : "receipts";
     char *sql;
     if (shape == SHAPE_OLDER || shape == SHAPE_NEWER)
-        sql = xasprintf("SELECT " RC_COLS " FROM receipts WHERE %s ORDER BY %s LIMIT :lim", f.s,
+        sql = xasprintf("SELECT " RC_COLS " FROM %s WHERE %s ORDER BY %s LIMIT :lim", from, f.s,
                         ord);
     else
-        sql = xasprintf("SELECT * FROM (SELECT " RC_COLS " FROM receipts WHERE %s AND "
+        sql = xasprintf("SELECT * FROM (SELECT " RC_COLS " FROM %s WHERE %s AND "
                         "createdAtMs = :ts AND id %s :id ORDER BY id %s LIMIT :lim) "
-                        "UNION ALL SELECT * FROM (SELECT " RC_COLS " FROM receipts WHERE %s AND "
+                        "UNION ALL SELECT * FROM (SELECT " RC_COLS " FROM %s WHERE %s AND "
                         "createdAtMs %s :ts ORDER BY %s LIMIT :lim) ORDER BY %s LIMIT :lim",
-                        f.s, newer ? ">" : "<", newer ? "ASC" : "DESC", f.s, newer ? ">" : "<",
-                        ord, ord);
+                        from, f.s, newer ? ">" : "<", newer ? "ASC" : "DESC", from, f.s,
+                        newer ? ">" : "<", ord, ord);
     sbuf_free(&f);
     return sql;
 }
@@ -1988,6 +2186,9 @@ static int do_x_receipts_page(struct ctx *c, cJSON **out)
     const char *dir = arg_opt(c, "dir");
     if (c->failed)
         return -1;
+    if ((mask & RF_SIG) && (mask & RF_STRAT) && !(mask & RF_CID) && (mask & RF_TAG) &&
+        strcmp(val[1], "Error") == 0)
+        mask |= RF_BY_ERRORS;
     bool newer = false;
     if (dir && strcmp(dir, "newer") == 0)
         newer = true;
@@ -2700,10 +2901,16 @@ static const char SQL_SIG_UPD[] =
     "UPDATE dseSignatures SET json = ?2, updatedAtMs = ?3 WHERE signatureId = ?1";
 static const char SQL_SIG_LIST[] =
     "SELECT signatureId, updatedAtMs FROM dseSignatures ORDER BY signatureId";
-static const char SQL_ST_RECEIPTS[] =
-    "SELECT count(*) FROM receipts WHERE signatureId = ?1 AND createdAtMs >= ?2";
-static const char SQL_ST_ERRORS[] = "SELECT count(*) FROM receipts WHERE signatureId = ?1 "
-                                    "AND resultTag = 'Error' AND createdAtMs >= ?2";
+/* Receipts since T: whole hours from the hourly counts, and the part of
+ * the hour before them from the receipts indexes (at most one hour). */
+static const char SQL_ST_HOURS[] =
+    "SELECT coalesce(sum(receipts), 0), coalesce(sum(errors), 0) FROM dseReceiptHourly "
+    "WHERE signatureId = ?1 AND hourMs >= ?2";
+static const char SQL_ST_RECEIPTS[] = "SELECT count(*) FROM receipts WHERE signatureId = ?1 "
+                                      "AND createdAtMs >= ?2 AND createdAtMs < ?3";
+static const char SQL_ST_ERRORS[] =
+    "SELECT count(*) FROM receipts WHERE signatureId = ?1 AND resultTag = 'Error' "
+    "AND createdAtMs >= ?2 AND createdAtMs < ?3";
 static const char SQL_ST_LAST_RC[] = "SELECT max(createdAtMs) FROM receipts WHERE signatureId = ?1";
 static const char SQL_ST_LAST_CR[] =
     "SELECT max(createdAtMs) FROM dseCompileReports WHERE signatureId = ?1";
@@ -2713,7 +2920,8 @@ static const char SQL_ST_LAST_RUN[] =
     "SELECT runId FROM dseOpsRuns WHERE signatureIds IS NOT NULL AND EXISTS "
     "(SELECT 1 FROM json_each(dseOpsRuns.signatureIds) WHERE value = ?1) "
     "ORDER BY createdAtMs DESC, id DESC LIMIT 1";
-static const char SQL_ST_EXAMPLES[] = "SELECT count(*) FROM dseExamples WHERE signatureId = ?1";
+static const char SQL_ST_EXAMPLES[] =
+    "SELECT coalesce(sum(n), 0) FROM dseExampleCounts WHERE signatureId = ?1";
 static const char SQL_LM_GET[] =
     "SELECT model, response, createdAtMs, hits FROM dseLmCache WHERE key = ?1";
 static const char SQL_LM_HIT[] = "UPDATE dseLmCache SET hits = hits + 1 WHERE key = ?1";
@@ -2843,10 +3051,33 @@ static int do_x_sig_stats(struct ctx *c, cJSON **out)
     double since_in = arg_num(c, "sinceMs", false, NULL);
     if (c->failed)
         return -1;
-    int64_t since = isfinite(since_in) ? (int64_t)floor(since_in) : 0;
+    double since_d = isfinite(since_in) ? floor(since_in) : 0;
+    since_d = clampd(since_d, -9e15, 9e15);
+    int64_t since = (int64_t)since_d;
+    int64_t h0 = hour_of(since) == since ? since : hour_of(since) + HOUR_MS;
+    int64_t n[2] = {0, 0};
+    sqlite3_stmt *s = S(c, SQL_ST_HOURS);
+    bt(c, s, 1, sig);
+    bi(c, s, 2, h0);
+    if (row(c, s) == 1) {
+        n[0] = sqlite3_column_int64(s, 0);
+        n[1] = sqlite3_column_int64(s, 1);
+    }
+    if (s)
+        sqlite3_reset(s);
+    for (int k = 0; k < 2 && since < h0; k++) {
+        s = S(c, k ? SQL_ST_ERRORS : SQL_ST_RECEIPTS);
+        bt(c, s, 1, sig);
+        bi(c, s, 2, since);
+        bi(c, s, 3, h0);
+        if (row(c, s) == 1)
+            n[k] += sqlite3_column_int64(s, 0);
+        if (s)
+            sqlite3_reset(s);
+    }
     cJSON *o = ok_obj();
-    put(o, "receipts", scalar(c, SQL_ST_RECEIPTS, sig, true, since));
-    put(o, "errors", scalar(c, SQL_ST_ERRORS, sig, true, since));
+    json_set_num(o, "receipts", (double)n[0]);
+    json_set_num(o, "errors", (double)n[1]);
     put(o, "lastReceiptAtMs", scalar(c, SQL_ST_LAST_RC, sig, false, 0));
     put(o, "lastCompileAtMs", scalar(c, SQL_ST_LAST_CR, sig, false, 0));
     put(o, "lastRunId", scalar(c, SQL_ST_LAST_RUN, sig, false, 0));

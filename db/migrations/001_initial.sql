@@ -6,7 +6,7 @@
 -- JSON values are stored as canonical JSON text.  Every table has an
 -- INTEGER PRIMARY KEY `id` (an alias of the rowid, stable across VACUUM)
 -- that breaks ties between rows with the same createdAtMs, so keyset paging
--- on (createdAtMs, id) is total.  No custom collations or functions: the
+-- on (createdAtMs) is total.  No custom collations or functions: the
 -- sqlite3 shell must be able to read and check this file.
 --
 -- Applied by store_sqlite.c inside one transaction, which then sets
@@ -50,15 +50,15 @@ CREATE TABLE receipts (
     rlmTraceBlobId     TEXT,
     rlmTraceEventCount INTEGER
 );
-CREATE INDEX receipts_by_createdAtMs ON receipts (createdAtMs, id);
-CREATE INDEX receipts_by_signatureId_createdAtMs ON receipts (signatureId, createdAtMs, id);
+CREATE INDEX receipts_by_createdAtMs ON receipts (createdAtMs);
+CREATE INDEX receipts_by_signatureId_createdAtMs ON receipts (signatureId, createdAtMs);
 CREATE INDEX receipts_by_signatureId_resultTag_createdAtMs
-    ON receipts (signatureId, resultTag, createdAtMs, id);
+    ON receipts (signatureId, resultTag, createdAtMs);
 CREATE INDEX receipts_by_signatureId_compiled_id_createdAtMs
-    ON receipts (signatureId, compiled_id, createdAtMs, id);
+    ON receipts (signatureId, compiled_id, createdAtMs);
 CREATE INDEX receipts_by_signatureId_strategyId_createdAtMs
-    ON receipts (signatureId, strategyId, createdAtMs, id);
-CREATE INDEX receipts_by_threadId_createdAtMs ON receipts (threadId, createdAtMs, id);
+    ON receipts (signatureId, strategyId, createdAtMs);
+CREATE INDEX receipts_by_threadId_createdAtMs ON receipts (threadId, createdAtMs);
 
 CREATE TABLE dseArtifacts (
     id          INTEGER PRIMARY KEY,
@@ -69,7 +69,7 @@ CREATE TABLE dseArtifacts (
     UNIQUE (signatureId, compiled_id)
 );
 CREATE INDEX dseArtifacts_by_signatureId_createdAtMs
-    ON dseArtifacts (signatureId, createdAtMs, id);
+    ON dseArtifacts (signatureId, createdAtMs);
 
 CREATE TABLE dseActiveArtifacts (
     id          INTEGER PRIMARY KEY,
@@ -89,7 +89,7 @@ CREATE TABLE dseActiveArtifactHistory (
     createdAtMs    INTEGER NOT NULL
 );
 CREATE INDEX dseActiveArtifactHistory_by_signatureId_createdAtMs
-    ON dseActiveArtifactHistory (signatureId, createdAtMs, id);
+    ON dseActiveArtifactHistory (signatureId, createdAtMs);
 
 -- sortKey = collate_sort_key(exampleId): a byte string whose memcmp order
 -- is the reference's localeCompare order, so listing and keyset paging in
@@ -130,7 +130,7 @@ CREATE TABLE dseCompileReports (
     UNIQUE (signatureId, jobHash, datasetHash)
 );
 CREATE INDEX dseCompileReports_by_signatureId_createdAtMs
-    ON dseCompileReports (signatureId, createdAtMs, id);
+    ON dseCompileReports (signatureId, createdAtMs);
 
 CREATE TABLE dseEvalReports (
     id                     INTEGER PRIMARY KEY,
@@ -149,9 +149,9 @@ CREATE TABLE dseEvalReports (
     UNIQUE (signatureId, evalHash)
 );
 CREATE INDEX dseEvalReports_by_signatureId_compiled_id_createdAtMs
-    ON dseEvalReports (signatureId, compiled_id, createdAtMs, id);
+    ON dseEvalReports (signatureId, compiled_id, createdAtMs);
 CREATE INDEX dseEvalReports_by_signatureId_createdAtMs
-    ON dseEvalReports (signatureId, createdAtMs, id);
+    ON dseEvalReports (signatureId, createdAtMs);
 
 -- At most one canary per signature; stopping deletes the row.
 CREATE TABLE dseCanaries (
@@ -184,7 +184,7 @@ CREATE TABLE dseCanaryHistory (
     createdAtMs         INTEGER NOT NULL
 );
 CREATE INDEX dseCanaryHistory_by_signatureId_createdAtMs
-    ON dseCanaryHistory (signatureId, createdAtMs, id);
+    ON dseCanaryHistory (signatureId, createdAtMs);
 
 CREATE TABLE dseBlobs (
     id          INTEGER PRIMARY KEY,
@@ -211,8 +211,6 @@ CREATE TABLE dseVarSpace (
     updatedAtMs INTEGER NOT NULL,
     UNIQUE (threadId, runId, name)
 );
-CREATE INDEX dseVarSpace_by_threadId_runId_updatedAtMs
-    ON dseVarSpace (threadId, runId, updatedAtMs);
 
 CREATE TABLE dseOpsRuns (
     id           INTEGER PRIMARY KEY,
@@ -230,7 +228,7 @@ CREATE TABLE dseOpsRuns (
     createdAtMs  INTEGER NOT NULL,
     updatedAtMs  INTEGER NOT NULL
 );
-CREATE INDEX dseOpsRuns_by_createdAtMs ON dseOpsRuns (createdAtMs, id);
+CREATE INDEX dseOpsRuns_by_createdAtMs ON dseOpsRuns (createdAtMs);
 
 CREATE TABLE dseOpsRunEvents (
     id          INTEGER PRIMARY KEY,
@@ -242,9 +240,9 @@ CREATE TABLE dseOpsRunEvents (
     json        TEXT,
     createdAtMs INTEGER NOT NULL
 );
-CREATE INDEX dseOpsRunEvents_by_runId_createdAtMs ON dseOpsRunEvents (runId, createdAtMs, id);
+CREATE INDEX dseOpsRunEvents_by_runId_createdAtMs ON dseOpsRunEvents (runId, createdAtMs);
 -- Insertion order within a run, for the event timeline (x_events_page).
-CREATE INDEX dseOpsRunEvents_by_runId ON dseOpsRunEvents (runId, id);
+CREATE INDEX dseOpsRunEvents_by_runId ON dseOpsRunEvents (runId);
 
 -- LM response cache (lm.h): key = hash of the canonical request.
 CREATE TABLE dseLmCache (

@@ -2080,6 +2080,153 @@ static void test_storage_error_no_open_tx(void **state)
     free(path);
 }
 
+
+/* Hourly receipt counts plus the partial hour give exact counts for any
+ * sinceMs. */
+static void test_stats_hour_boundaries(void **state)
+{
+    (void)state;
+    NEED_SQLITE();
+    char *sig = uniq("sig-hours"), *thread = uniq("thread");
+    const int64_t H = 1900000800000; /* an hour boundary (multiple of 3,600,000) */
+    const struct {
+        int64_t at;
+        const char *tag;
+    } rc[] = {{H + 600000, "Ok"},      {H + 3540000, "Error"}, {H + 3600000 + 300000, "Ok"},
+              {H + 7200000, "Error"},  {H - 1, "Ok"}};
+    for (size_t i = 0; i < ARRAY_LEN(rc); i++) {
+        pin_time(rc[i].at);
+        char *rid = uniq("rc");
+        cJSON_Delete(record(thread, sig, "c", rid, rc[i].tag));
+        free(rid);
+    }
+    const struct {
+        int64_t since;
+        int receipts, errors;
+    } q[] = {{0, 5, 2},           {H, 4, 2},           {H + 1800000, 3, 2}, {H + 3600000, 2, 1},
+             {H + 3600001, 2, 1}, {H + 7200000, 1, 1}, {H + 7200001, 0, 0}, {H - 1, 5, 2},
+             {-5, 5, 2}};
+    for (size_t i = 0; i < ARRAY_LEN(q); i++) {
+        cJSON *r = call_ok(STORE_OP_x_sig_stats, "{\"signatureId\":\"%s\",\"sinceMs\":%lld}", sig,
+                           (long long)q[i].since);
+        if ((int)num_at(r, "receipts") != q[i].receipts || (int)num_at(r, "errors") != q[i].errors)
+            fail_msg("since %lld: %d/%d, want %d/%d", (long long)q[i].since,
+                     (int)num_at(r, "receipts"), (int)num_at(r, "errors"), q[i].receipts,
+                     q[i].errors);
+        assert_true(num_at(r, "lastReceiptAtMs") == (double)(H + 7200000));
+        cJSON_Delete(r);
+    }
+    cJSON *r = call_ok(STORE_OP_x_sig_stats, "{\"signatureId\":\"%s\"}", sig);
+    assert_int_equal((int)num_at(r, "receipts"), 5);
+    assert_true(null_at(r, "lastRunId"));
+    assert_int_equal((int)num_at(r, "examples"), 0);
+    cJSON_Delete(r);
+    free(sig);
+    free(thread);
+}
+
+static int side_count(const char *sql)
+{
+    sqlite3 *db = side_db();
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+        fail_msg("side SQL: %s: %s", sqlite3_errmsg(db), sql);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    int n = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return n;
+}
+
+/* After everything above, the running counters equal counts of the rows. */
+static void test_counters_match_rows(void **state)
+{
+    (void)state;
+    NEED_SQLITE();
+    static const char *const checks[] = {
+        "SELECT count(*) FROM (SELECT signatureId, hourMs, receipts, errors FROM dseReceiptHourly "
+        "EXCEPT SELECT signatureId, createdAtMs - ((createdAtMs % 3600000) + 3600000) % 3600000, "
+        "count(*), sum(resultTag IS 'Error') FROM receipts WHERE signatureId IS NOT NULL "
+        "GROUP BY 1, 2)",
+        "SELECT count(*) FROM (SELECT signatureId, createdAtMs - ((createdAtMs % 3600000) + "
+        "3600000) % 3600000, count(*), sum(resultTag IS 'Error') FROM receipts WHERE signatureId "
+        "IS NOT NULL GROUP BY 1, 2 EXCEPT SELECT signatureId, hourMs, receipts, errors FROM "
+        "dseReceiptHourly)",
+        "SELECT count(*) FROM (SELECT signatureId, split, reviewStatus, n FROM dseExampleCounts "
+        "WHERE n <> 0 EXCEPT SELECT signatureId, coalesce(split, ''), coalesce(reviewStatus, ''), "
+        "count(*) FROM dseExamples GROUP BY 1, 2, 3)",
+        "SELECT count(*) FROM (SELECT signatureId, coalesce(split, ''), coalesce(reviewStatus, ''), "
+        "count(*) FROM dseExamples GROUP BY 1, 2, 3 EXCEPT SELECT signatureId, split, "
+        "reviewStatus, n FROM dseExampleCounts WHERE n <> 0)",
+        "SELECT count(*) FROM dseExampleCounts WHERE n < 0",
+    };
+    assert_true(side_count("SELECT count(*) FROM dseExamples") > 100);
+    assert_true(side_count("SELECT count(*) FROM receipts") > 1000);
+    for (size_t i = 0; i < ARRAY_LEN(checks); i++)
+        if (side_count(checks[i]) != 0)
+            fail_msg("counter mismatch: %s", checks[i]);
+}
+
+/* A version-1 store with rows is migrated to the current version and its
+ * counters are filled from the rows already there. */
+static void test_migrate_from_v1(void **state)
+{
+    (void)state;
+    NEED_SQLITE();
+    if (store_schema_version() < 2)
+        skip();
+    const char *src = getenv("DSE_SRCDIR");
+    char *v1 = xasprintf("%s/db/migrations/001_initial.sql", src ? src : ".");
+    size_t n;
+    char *sql = util_read_file(v1, 1u << 20, &n);
+    if (!sql)
+        fail_msg("cannot read %s (set DSE_SRCDIR)", v1);
+    char *path = tmp_path("v1.db");
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db,
+                     "INSERT INTO receipts (threadId, runId, kind, json, receiptId, signatureId, "
+                     "compiled_id, createdAtMs, resultTag) VALUES "
+                     "('t', 'r', 'dse.predict', '{}', 'a', 'S', 'c', 7200000, 'Ok'), "
+                     "('t', 'r', 'dse.predict', '{}', 'b', 'S', 'c', 7200001, 'Error'), "
+                     "('t', 'r', 'dse.predict', '{}', 'c', 'S', 'c', 10800000, 'Error');"
+                     "INSERT INTO dseExamples (signatureId, exampleId, sortKey, inputJson, "
+                     "expectedJson, split, reviewStatus, createdAtMs, updatedAtMs) VALUES "
+                     "('S', 'e1', x'01', '1', '1', 'train', 'accepted', 1, 1), "
+                     "('S', 'e2', x'02', '1', '1', NULL, NULL, 1, 1);"
+                     "PRAGMA user_version = 1;",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    free(sql);
+    free(v1);
+    struct dse_err err;
+    struct store *s2 = store_open_sqlite(path, 0, &err);
+    if (!s2)
+        fail_msg("%s: %s", err.code, err.msg);
+    assert_int_equal(side_user_version(path), store_schema_version());
+    struct store *keep = st;
+    st = s2;
+    cJSON *r = call_ok(STORE_OP_x_sig_stats, "{\"signatureId\":\"S\",\"sinceMs\":0}");
+    assert_int_equal((int)num_at(r, "receipts"), 3);
+    assert_int_equal((int)num_at(r, "errors"), 2);
+    assert_int_equal((int)num_at(r, "examples"), 2);
+    cJSON_Delete(r);
+    r = call_ok(STORE_OP_x_sig_stats, "{\"signatureId\":\"S\",\"sinceMs\":7200001}");
+    assert_int_equal((int)num_at(r, "receipts"), 2);
+    cJSON_Delete(r);
+    r = call_ok(STORE_OP_x_examples_counts, "{\"signatureId\":\"S\"}");
+    assert_int_equal((int)num_at(r, "splits.train"), 1);
+    assert_int_equal((int)num_at(r, "splits.none"), 1);
+    assert_int_equal((int)num_at(r, "accepted"), 1);
+    cJSON_Delete(r);
+    st = keep;
+    store_close(s2);
+    free(path);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup(f, test_setup)
@@ -2114,7 +2261,10 @@ int main(void)
         T(test_var_space),
         T(test_ops_runs),
         T(test_catalog_stats_cache_changes),
+        T(test_stats_hour_boundaries),
+        T(test_counters_match_rows),
         T(test_migrate_empty_file),
+        T(test_migrate_from_v1),
         T(test_refuse_newer_schema),
         T(test_open_refusals),
         T(test_read_only),
