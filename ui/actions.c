@@ -13,7 +13,7 @@
 #include "util.h"
 #include "worker.h"
 
-struct lm_config actions_lm_config;
+struct lmopts actions_lmopts;
 
 #define DEFAULT_ROLLOUT 20
 
@@ -22,7 +22,7 @@ static const char *short_id(const char *id, char *buf, size_t cap)
     if (!id || !*id)
         snprintf(buf, cap, "(none)");
     else
-        hash_short(id, buf, cap, 12);
+        hash_short(id, buf, cap, 8);
     return buf;
 }
 
@@ -38,8 +38,7 @@ static bool need_sig(struct ui *ui)
  * so a compile restarted after a crash answers finished calls for free. */
 static struct lm_client *job_lm(struct store *st, struct dse_err *err)
 {
-    struct lm_client *lm = lm_open(&actions_lm_config, err);
-    return lm ? lm_cache_wrap(lm, st) : NULL;
+    return lmopts_open(&actions_lmopts, st, err);
 }
 
 struct act_arg {
@@ -402,8 +401,8 @@ static int compile_job(struct job *j, struct store *st, struct dse_err *err)
         return -1;
     struct compile_opts o = {.signature_id = a->sig,
                              .lm = lm,
-                             .concurrency = actions_lm_config.concurrency > 0
-                                                ? actions_lm_config.concurrency
+                             .concurrency = actions_lmopts.concurrency > 0
+                                                ? (int)actions_lmopts.concurrency
                                                 : 4,
                              .progress = compile_progress,
                              .user = j,
@@ -421,13 +420,10 @@ static void compile_done(struct ui *ui, struct job *j, int rc, const struct dse_
     ui_sig_label_of(a->sig, label, sizeof label);
     if (rc == 0) {
         const char *cmd = ui_echo(ui, "compile --signature %s", ui_shq(a->sig));
-        ui_msg(ui, ROLE_OK,
-               "compiled %s%s: %s train %.4f holdout %.4f (%d candidates, %llu LM calls, %llu "
-               "cached, %.1fs)   %s",
+        ui_msg(ui, ROLE_OK, "compiled %s%s: %s train %.4f holdout %.4f (%d cand., %.1fs)   %s",
                label, a->cres.existed ? " (already compiled: report reused)" : "",
                short_id(a->cres.compiled_id, t, sizeof t), a->cres.train_reward,
-               a->cres.holdout_reward, a->cres.candidates, (unsigned long long)a->cres.lm_calls,
-               (unsigned long long)a->cres.cache_hits, (double)a->cres.wall_ms / 1000.0, cmd);
+               a->cres.holdout_reward, a->cres.candidates, (double)a->cres.wall_ms / 1000.0, cmd);
     } else {
         char e[600];
         ui_msg(ui, ROLE_ERROR, "compile %s failed: %s", label, dse_err_str(err, e, sizeof e));
@@ -467,8 +463,10 @@ static void compile_begin(struct ui *ui)
         total = (long)json_num(counts, "total", -1);
     cJSON_Delete(counts);
     char q[600];
+    struct lm_config cfg;
+    lmopts_config(&actions_lmopts, &cfg);
     snprintf(q, sizeof q, "compile %s: optimizer %s over %ld examples with %s?", ui_sig_label(ui),
-             opt, total, actions_lm_config.provider ? actions_lm_config.provider : "local-knn");
+             opt, total, cfg.provider ? cfg.provider : "local-knn");
     ui_confirm(ui, q, compile_yes, new_arg(ui), free_arg);
 }
 

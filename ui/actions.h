@@ -11,12 +11,13 @@
 #define DSE_UI_ACTIONS_H
 
 #include "console.h"
-#include "lm.h"
+#include "lmopts.h"
 
 /* ACT_ROLLBACK, ACT_PROMOTE, ACT_CANARY, ACT_COMPILE; UI_PASS for others. */
 int actions_global(struct ui *ui, int action);
 
-/* LM settings for jobs (the console's --provider/--model/... options). */
-extern struct lm_config actions_lm_config;
+/* LM settings for jobs: the console's --provider/--model/... options, the
+ * same flags and environment fallbacks as the CLI's engine commands. */
+extern struct lmopts actions_lmopts;
 
 #endif

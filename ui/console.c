@@ -216,6 +216,18 @@ const char *ui_echo(struct ui *ui, const char *fmt, ...)
     /* The message line shows it without the --db/--remote prefix (the log
      * keeps the full, copyable command). */
     snprintf(shown, sizeof shown, "$ dse %s", tail);
+    /* ... and with the signature as its unique suffix, which the CLI
+     * resolves too ("--signature SelectTool.v1"). */
+    char *sigarg = strstr(shown, "--signature ");
+    if (sigarg) {
+        char *val = sigarg + 12, *end = val + strcspn(val, " ");
+        char *slash = NULL;
+        for (char *q = val; q < end; q++)
+            if (*q == '/')
+                slash = q;
+        if (slash && *val != '\'')
+            memmove(val, slash + 1, strlen(slash + 1) + 1);
+    }
     free(line);
     return shown;
 }
@@ -1102,6 +1114,7 @@ int ui_console_main(struct cli_ctx *ctx, int argc, char **argv)
         {"headless", 0, CLI_FLAG, &headless, NULL, "no terminal: draw to /dev/null (tests, CI)"},
         {"keys", 0, CLI_STR, &keys, "KEYS", "type these keys first, e.g. 'jj<Enter>:q<Enter>'"},
         {"no-state", 0, CLI_FLAG, &no_state, NULL, "do not read or write the resume state"},
+        LMOPTS_CLI(actions_lmopts),
         {0}};
     char **pos;
     int n = cli_parse(ctx, argc, argv, opts, usage,

@@ -19,6 +19,7 @@ struct viewer *viewer_new(struct jdoc *doc)
 {
     struct viewer *v = xcalloc(1, sizeof *v);
     v->doc = doc;
+    v->wrap = !jdoc_is_json(doc); /* prose and logs read best wrapped */
     return v;
 }
 

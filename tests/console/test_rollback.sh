@@ -43,7 +43,7 @@ hist | grep -q "^{\"ok\":true,\"history\":\[{\"signatureId\":\"[^\"]*\",\"action
 
 # a second rollback toggles back (the store's rule is not a stack)
 keys R; wait_for "rollback SelectTool.v1: $(short "$PREV")… -> $(short "$A0")…"
-keys y; wait_for "rolled back SelectTool.v1: $(echo "$PREV" | cut -c1-19) -> $(echo "$A0" | cut -c1-19)"
+keys y; wait_for "rolled back SelectTool.v1: $(echo "$PREV" | cut -c1-15) -> $(echo "$A0" | cut -c1-15)"
 [ "$(active)" = "$A0" ] || fail "second rollback did not toggle back"
 quit_console
 
