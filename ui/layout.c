@@ -19,8 +19,8 @@ void layout_compute(int rows, int cols, const struct layout_cfg *cfg, struct lay
     struct rect body = {body_y, 0, body_h, cols};
     bool split = cols >= LAYOUT_SPLIT_COLS && !cfg->wide_main;
     if (split) {
-        /* The list gets about a quarter, enough for id + pointer + rates. */
-        int lw = clamp(cols * 30 / 100, 30, 48);
+        /* Enough for id, pointer, canary and rates at 120 columns. */
+        int lw = clamp(cols * 41 / 100, 30, 60);
         out->show_left = out->show_main = true;
         out->left = (struct rect){body_y, 0, body_h, lw};
         out->main = (struct rect){body_y, lw, body_h, cols - lw};

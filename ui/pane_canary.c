@@ -20,6 +20,9 @@
 #include "rules.h"
 #include "util.h"
 
+/* The separator between facts on one line (ASCII in ASCII mode). */
+#define DOT text_dot()
+
 #define RATE_WINDOW_MS (5 * 60 * 1000)
 #define NSAMPLES 32
 #define TOP_LINES 8
@@ -208,22 +211,9 @@ static void draw(struct pane *p)
     y = draw_kv(ui, p->win, y, 2, w, lw, "verdict", vrole, v.text);
     if (c->row) {
         const cJSON *r = c->row;
-        snprintf(line, sizeof line, "%s at %lld%% of threads · control %s · salt %s",
-                 fmt_id(json_str(r, "canary_compiled_id", NULL), b1, sizeof b1),
-                 (long long)json_int(r, "rolloutPct", 0),
-                 fmt_id(json_str(r, "control_compiled_id", NULL), b2, sizeof b2),
-                 json_str(r, "salt", "-"));
-        y = draw_kv(ui, p->win, y, 2, w, lw, "canary", ROLE_VALUE, line);
-        snprintf(line, sizeof line, "min samples %ld · max error rate %.3f · started %s (%s ago)",
-                 v.min_samples, v.max_error_rate,
-                 fmt_time(json_int(r, "createdAtMs", 0), b1, sizeof b1),
-                 fmt_age(json_int(r, "createdAtMs", 0), b3, sizeof b3));
-        y = draw_kv(ui, p->win, y, 2, w, lw, "settings", ROLE_VALUE, line);
-        snprintf(line, sizeof line, "ok %ld · error %ld · total %ld · updated %s ago", v.ok,
-                 v.errors, v.total, fmt_age(json_int(r, "updatedAtMs", 0), b2, sizeof b2));
-        y = draw_kv(ui, p->win, y, 2, w, lw, "counters", ROLE_VALUE, line);
+        /* Most telling first: a short pane keeps the bars. */
         /* error rate bar: the scale is twice the threshold so both show */
-        int bar = w - lw - 26;
+        int bar = w - lw - 38;
         draw_clean(ui, p->win, y, 2, lw, ROLE_LABEL, "error rate", TEXT_LEFT);
         if (bar >= 8) {
             double scale = v.max_error_rate > 0 ? v.max_error_rate * 2 : 1;
@@ -248,11 +238,25 @@ static void draw(struct pane *p)
             rate = c->stats_rpm * json_num(c->row, "rolloutPct", 0) / 100.0;
         char eta[32];
         rules_eta(v.min_samples - v.total, rate, eta, sizeof eta);
-        snprintf(line, sizeof line, " %ld/%ld · ETA %s at %.1f/min%s", v.total, v.min_samples,
+        snprintf(line, sizeof line, " %ld/%ld%sETA %s at %.1f/min%s", v.total, v.min_samples, DOT,
                  eta, rate, estimated ? " (est.)" : "");
         draw_clean(ui, p->win, y, 2 + lw + (bar >= 8 ? bar : 0), w - lw - (bar >= 8 ? bar : 0),
                    ROLE_VALUE, line, TEXT_LEFT);
         y++;
+        snprintf(line, sizeof line, "ok %ld%serror %ld%stotal %ld%supdated %s ago", v.ok, DOT,
+                 v.errors, DOT, v.total, DOT, fmt_age(json_int(r, "updatedAtMs", 0), b2, sizeof b2));
+        y = draw_kv(ui, p->win, y, 2, w, lw, "counters", ROLE_VALUE, line);
+        snprintf(line, sizeof line, "%s at %lld%% of threads%scontrol %s%ssalt %s",
+                 fmt_id(json_str(r, "canary_compiled_id", NULL), b1, sizeof b1),
+                 (long long)json_int(r, "rolloutPct", 0), DOT,
+                 fmt_id(json_str(r, "control_compiled_id", NULL), b2, sizeof b2), DOT,
+                 json_str(r, "salt", "-"));
+        y = draw_kv(ui, p->win, y, 2, w, lw, "canary", ROLE_VALUE, line);
+        snprintf(line, sizeof line, "min samples %ld%smax error rate %.3f%sstarted %s (%s ago)",
+                 v.min_samples, DOT, v.max_error_rate, DOT,
+                 fmt_time(json_int(r, "createdAtMs", 0), b1, sizeof b1),
+                 fmt_age(json_int(r, "createdAtMs", 0), b3, sizeof b3));
+        y = draw_kv(ui, p->win, y, 2, w, lw, "settings", ROLE_VALUE, line);
     } else {
         y = draw_kv(ui, p->win, y, 2, w, lw, "canary", ROLE_DIM,
                     "no active canary (C starts one with the latest compile)");

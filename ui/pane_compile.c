@@ -12,6 +12,9 @@
 #include "listview.h"
 #include "panes.h"
 #include "util.h"
+
+/* The separator between facts on one line (ASCII in ASCII mode). */
+#define DOT text_dot()
 #include "worker.h"
 
 struct compile {
@@ -166,9 +169,9 @@ static void draw(struct pane *p)
     const cJSON *rep = json_path(json_get(c->detail, "report"), "json.report");
     const cJSON *best = json_get(rep, "best");
     const char *best_id = json_str(best, "compiled_id", "");
-    snprintf(line, sizeof line, "best %s · train %.4f · holdout %.4f · optimizer %s",
-             fmt_id(best_id, b1, sizeof b1), json_num(rep, "trainReward", 0),
-             json_num(rep, "holdoutReward", 0),
+    snprintf(line, sizeof line, "best %s%strain %.4f%sholdout %.4f%soptimizer %s",
+             fmt_id(best_id, b1, sizeof b1), DOT, json_num(rep, "trainReward", 0), DOT,
+             json_num(rep, "holdoutReward", 0), DOT,
              json_str(json_path(json_get(c->detail, "report"), "json.job.optimizer"), "id", "?"));
     draw_text(ui, p->win, y++, 2, p->iw - 1, ROLE_TITLE, line, TEXT_LEFT);
     if (y > p->ih)

@@ -27,6 +27,9 @@
 #include "rules.h"
 #include "util.h"
 
+/* The separator between facts on one line (ASCII in ASCII mode). */
+#define DOT text_dot()
+
 #define UNDO_MAX 100
 #define NVALUES 9
 
@@ -427,10 +430,9 @@ static void draw(struct pane *p)
     snprintf(p->subtitle, sizeof p->subtitle, "%s", ui_sig_label(ui));
     const cJSON *c = e->counts, *sp = json_get(c, "splits");
     double acc = json_num(c, "accepted", 0), rej = json_num(c, "rejected", 0);
-    snprintf(line, sizeof line,
-             "labeled %.0f/%.0f (accepted %.0f, rejected %.0f) · train %.0f holdout %.0f · undo %d",
-             acc + rej, json_num(c, "total", 0), acc, rej, json_num(sp, "train", 0),
-             json_num(sp, "holdout", 0) + json_num(sp, "dev", 0), e->nundo);
+    snprintf(line, sizeof line, "labeled %.0f/%.0f (accepted %.0f, rejected %.0f)%strain %.0f holdout %.0f%sundo %d",
+             acc + rej, json_num(c, "total", 0), acc, rej, DOT, json_num(sp, "train", 0),
+             json_num(sp, "holdout", 0) + json_num(sp, "dev", 0), DOT, e->nundo);
     draw_clean(ui, p->win, 1, 2, p->iw - 1, ROLE_TITLE, line, TEXT_LEFT);
     int avail = p->ih - 1;
     int list_h = avail >= 14 ? avail / 2 : avail;
@@ -457,8 +459,8 @@ static void draw(struct pane *p)
     if (y > p->ih)
         return;
     const char *rev = review_of(row);
-    snprintf(line, sizeof line, "%s · split %s · review %s · source %s",
-             json_str(row, "exampleId", "?"), json_str(row, "split", "-"), rev ? rev : "-",
+    snprintf(line, sizeof line, "%s%ssplit %s%sreview %s%ssource %s",
+             json_str(row, "exampleId", "?"), DOT, json_str(row, "split", "-"), DOT, rev ? rev : "-", DOT,
              json_str(row, "source", "-"));
     y = draw_kv(ui, p->win, y, 2, w, 10, "example", ROLE_VALUE, line);
     if (y > p->ih)

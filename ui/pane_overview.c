@@ -11,6 +11,9 @@
 #include "gate.h"
 #include "json.h"
 #include "util.h"
+
+/* The separator between facts on one line (ASCII in ASCII mode). */
+#define DOT text_dot()
 #include "worker.h"
 
 #define RATE_WINDOW_MS (5 * 60 * 1000)
@@ -152,10 +155,10 @@ static void draw(struct pane *p)
                                                : ROLE_DIM;
     y = kv(p, y, "verdict", vrole, v.text);
     if (cJSON_IsObject(can)) {
-        snprintf(line, sizeof line, "%s at %lld%% (control %s) · ok %ld err %ld",
+        snprintf(line, sizeof line, "%s at %lld%% (control %s)%sok %ld err %ld",
                  fmt_id(json_str(can, "canary_compiled_id", NULL), b1, sizeof b1),
                  (long long)json_int(can, "rolloutPct", 0),
-                 fmt_id(json_str(can, "control_compiled_id", NULL), b2, sizeof b2), v.ok, v.errors);
+                 fmt_id(json_str(can, "control_compiled_id", NULL), b2, sizeof b2), DOT, v.ok, v.errors);
         y = kv(p, y, "canary", ROLE_VALUE, line);
     }
 
@@ -163,11 +166,11 @@ static void draw(struct pane *p)
     const cJSON *last = cJSON_GetArrayItem(json_get(json_get(o->d, "compiles"), "reports"), 0);
     if (last) {
         const cJSON *rep = json_path(json_get(json_get(o->d, "report"), "report"), "json.report");
-        snprintf(line, sizeof line, "%s  %s (%s ago) · train %.4f · holdout %.4f · %d candidates",
+        snprintf(line, sizeof line, "%s  %s (%s ago)%strain %.4f%sholdout %.4f%s%d candidates",
                  fmt_id(json_str(last, "compiled_id", NULL), b1, sizeof b1),
                  fmt_time(json_int(last, "createdAtMs", 0), b2, sizeof b2),
-                 fmt_age(json_int(last, "createdAtMs", 0), b3, sizeof b3),
-                 json_num(rep, "trainReward", 0), json_num(rep, "holdoutReward", 0),
+                 fmt_age(json_int(last, "createdAtMs", 0), b3, sizeof b3), DOT,
+                 json_num(rep, "trainReward", 0), DOT, json_num(rep, "holdoutReward", 0), DOT,
                  cJSON_GetArraySize(json_get(rep, "evaluatedCandidates")));
         y = kv(p, y, "compiled", ROLE_VALUE, line);
     } else {
@@ -180,8 +183,8 @@ static void draw(struct pane *p)
     y = section(p, y + 1, "Traffic (last 5 minutes)");
     const cJSON *st = json_get(o->d, "stats");
     double rc = json_num(st, "receipts", 0), ec = json_num(st, "errors", 0);
-    snprintf(line, sizeof line, "%.0f receipts (%.1f/min) · %.0f errors (%.1f%%) · last %s ago", rc,
-             rc * 60000.0 / RATE_WINDOW_MS, ec, rc > 0 ? 100.0 * ec / rc : 0.0,
+    snprintf(line, sizeof line, "%.0f receipts (%.1f/min)%s%.0f errors (%.1f%%)%slast %s ago", rc,
+             rc * 60000.0 / RATE_WINDOW_MS, DOT, ec, rc > 0 ? 100.0 * ec / rc : 0.0, DOT,
              fmt_age(json_int(st, "lastReceiptAtMs", 0), b1, sizeof b1));
     y = kv(p, y, "receipts", ec > 0 ? ROLE_WARN : ROLE_VALUE, line);
 
@@ -190,18 +193,17 @@ static void draw(struct pane *p)
     const cJSON *sp = json_get(c, "splits");
     double acc = json_num(c, "accepted", 0), rej = json_num(c, "rejected", 0),
            tot = json_num(c, "total", 0);
-    snprintf(line, sizeof line,
-             "%.0f total (train %.0f, holdout %.0f) · labeled %.0f/%.0f (accepted %.0f, rejected %.0f)",
-             tot, json_num(sp, "train", 0), json_num(sp, "holdout", 0) + json_num(sp, "dev", 0),
+    snprintf(line, sizeof line, "%.0f total (train %.0f, holdout %.0f)%slabeled %.0f/%.0f (accepted %.0f, rejected %.0f)",
+             tot, json_num(sp, "train", 0), json_num(sp, "holdout", 0) + json_num(sp, "dev", 0), DOT,
              acc + rej, tot, acc, rej);
     y = kv(p, y, "examples", ROLE_VALUE, line);
 
     y = section(p, y + 1, "Last ops run");
     const cJSON *run = json_get(json_get(o->d, "run"), "run");
     if (cJSON_IsObject(run)) {
-        snprintf(line, sizeof line, "%s %s · started %s · ended %s",
-                 json_str(run, "runId", "?"), json_str(run, "status", "?"),
-                 fmt_time(json_int(run, "startedAtMs", 0), b1, sizeof b1),
+        snprintf(line, sizeof line, "%s %s%sstarted %s%sended %s",
+                 json_str(run, "runId", "?"), json_str(run, "status", "?"), DOT,
+                 fmt_time(json_int(run, "startedAtMs", 0), b1, sizeof b1), DOT,
                  fmt_time(json_int(run, "endedAtMs", 0), b2, sizeof b2));
         const char *status = json_str(run, "status", "");
         y = kv(p, y, "run", !strcmp(status, "failed") ? ROLE_ERROR : ROLE_VALUE, line);

@@ -23,9 +23,10 @@ struct sigs {
     int64_t loaded_ms;
 };
 
+/* Most useful first: columns that do not fit are dropped from the right. */
 static const struct lv_col cols[] = {
-    {"SIGNATURE", 0, 12, TEXT_LEFT}, {"ACTIVE", 8, 0, TEXT_LEFT}, {"CANARY", 9, 0, TEXT_LEFT},
-    {"COMPILED", 8, 0, TEXT_RIGHT}, {"R/MIN", 5, 0, TEXT_RIGHT}, {"ERR%", 5, 0, TEXT_RIGHT},
+    {"SIGNATURE", 0, 12, TEXT_LEFT}, {"ACTIVE", 8, 0, TEXT_LEFT}, {"CANARY", 7, 0, TEXT_RIGHT},
+    {"R/M", 4, 0, TEXT_RIGHT},       {"ERR%", 4, 0, TEXT_RIGHT},  {"CMP", 4, 0, TEXT_RIGHT},
 };
 
 static void sig_key(const cJSON *row, char *buf, size_t cap)
@@ -59,32 +60,35 @@ static void cell(void *ctx, const cJSON *row, int col, struct sbuf *out, int *ro
     }
     case 2:
         if (cJSON_IsObject(canary)) {
+            /* samples so far / needed; the colour says the verdict */
             long ok = (long)json_num(canary, "okCount", 0), err = (long)json_num(canary, "errorCount", 0);
-            sbuf_printf(out, "%lld%% %ld/%lld", (long long)json_num(canary, "rolloutPct", 0), ok + err,
-                        (long long)json_num(canary, "minSamples", 20));
-            *role = ROLE_WARN;
+            long min = (long)json_num(canary, "minSamples", 20);
+            double max = json_num(canary, "maxErrorRate", 0.2);
+            sbuf_printf(out, "%ld/%ld", ok + err, min);
+            *role = ok + err < min ? ROLE_WARN
+                    : (double)err / (double)(ok + err) > max ? ROLE_ERROR
+                                                              : ROLE_OK;
         } else {
             sbuf_adds(out, "-");
             *role = ROLE_DIM;
         }
         break;
-    case 3: sbuf_adds(out, fmt_age(json_int(row, "lastCompileAtMs", 0), buf, sizeof buf)); break;
-    case 4:
+    case 3:
         if (receipts > 0)
             sbuf_printf(out, "%.1f", receipts * 60000.0 / RATE_WINDOW_MS);
         else
             sbuf_adds(out, "-");
         break;
-    case 5:
+    case 4:
         if (receipts > 0) {
-            double rate = 100.0 * errors / receipts;
-            sbuf_printf(out, "%.1f", rate);
+            sbuf_printf(out, "%.0f", 100.0 * errors / receipts);
             if (errors > 0)
                 *role = ROLE_ERROR;
         } else {
             sbuf_adds(out, "-");
         }
         break;
+    case 5: sbuf_adds(out, fmt_age(json_int(row, "lastCompileAtMs", 0), buf, sizeof buf)); break;
     default: break;
     }
 }

@@ -12,6 +12,7 @@ static bool ascii_mode;
 
 void text_set_ascii(bool ascii) { ascii_mode = ascii; }
 bool text_ascii(void) { return ascii_mode; }
+const char *text_dot(void) { return ascii_mode ? " - " : " \xc2\xb7 "; }
 
 /* One character of clean text: its byte length and display width.  Invalid
  * bytes (which the sanitiser never emits) decode as one byte of width 1 and

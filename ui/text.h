@@ -29,6 +29,9 @@ enum text_align { TEXT_LEFT, TEXT_RIGHT };
 void text_set_ascii(bool ascii);
 bool text_ascii(void);
 
+/* " · " between facts on one line; " - " in ASCII mode. */
+const char *text_dot(void);
+
 /* Display columns of already-clean UTF-8 text.  Characters wcwidth calls
  * unprintable count as 1 (text_fit replaces them). */
 int text_width(const char *s);
