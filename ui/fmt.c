@@ -18,6 +18,15 @@ const char *fmt_id(const char *id, char *buf, size_t cap)
     return buf;
 }
 
+const char *fmt_hex8(const char *id, char *buf, size_t cap)
+{
+    if (!id || !*id)
+        snprintf(buf, cap, "-");
+    else
+        snprintf(buf, cap, "%.8s", strncmp(id, "sha256:", 7) == 0 ? id + 7 : id);
+    return buf;
+}
+
 const char *fmt_time(int64_t ms, char *buf, size_t cap)
 {
     if (ms <= 0) {

@@ -9,6 +9,9 @@
 
 /* "sha256:1a2b3c4d" (8 hex digits), "-" for NULL/empty. */
 const char *fmt_id(const char *id, char *buf, size_t cap);
+/* "1a2b3c4d": the first 8 hex digits of a sha256 id, for table columns
+ * (other ids are cut to 8 characters); "-" for NULL/empty. */
+const char *fmt_hex8(const char *id, char *buf, size_t cap);
 /* Local "YYYY-MM-DD HH:MM", "-" for ms <= 0. */
 const char *fmt_time(int64_t ms, char *buf, size_t cap);
 /* Local "HH:MM:SS". */

@@ -664,11 +664,10 @@ static void layout_cols(const struct listview *lv, int w, int *out)
             continue;
         }
         out[c] = col->width ? col->width : col->min;
-        if (!col->width && flex) {
-            int share = extra / flex;
-            out[c] += share;
-            extra -= share;
-            flex--;
+        /* The first flexible column (the pane's main text) takes the room. */
+        if (!col->width && flex && extra > 0) {
+            out[c] += extra;
+            extra = 0;
         }
     }
     if (shown == 1 && used > w)

@@ -35,7 +35,8 @@ enum lv_dir { LV_FWD, LV_BACK };
 struct lv_col {
     const char *title;
     int width;          /* fixed width, or 0 for flexible */
-    int min;            /* flexible: minimum width */
+    int min;            /* flexible: minimum width; the first flexible
+                         * column gets the room left over */
     enum text_align align;
 };
 

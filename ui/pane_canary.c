@@ -43,13 +43,16 @@ struct canary {
 };
 
 static const struct lv_col cols[] = {
-    {"TIME", 16, 0, TEXT_LEFT},   {"ACTION", 9, 0, TEXT_LEFT}, {"CANARY", 15, 0, TEXT_LEFT},
-    {"PCT", 4, 0, TEXT_RIGHT},    {"OK/ERR", 9, 0, TEXT_RIGHT}, {"ACTOR", 0, 6, TEXT_LEFT},
-    {"REASON", 0, 14, TEXT_LEFT},
+    {"TIME", 16, 0, TEXT_LEFT},  {"ACTION", 9, 0, TEXT_LEFT},   {"CANARY", 8, 0, TEXT_LEFT},
+    {"PCT", 4, 0, TEXT_RIGHT},   {"OK/ERR", 9, 0, TEXT_RIGHT},  {"REASON", 0, 14, TEXT_LEFT},
+    {"ACTOR", 0, 6, TEXT_LEFT},
 };
 
 static void cell(void *ctx, const cJSON *row, int col, struct sbuf *out, int *role)
 {
+    /* column order on screen -> the cases below */
+    static const int order[] = {0, 1, 2, 3, 4, 6, 5};
+    col = order[col];
     (void)ctx;
     char buf[128];
     switch (col) {
@@ -63,7 +66,7 @@ static void cell(void *ctx, const cJSON *row, int col, struct sbuf *out, int *ro
             *role = ROLE_WARN;
         break;
     }
-    case 2: sbuf_adds(out, fmt_id(json_str(row, "canary_compiled_id", NULL), buf, sizeof buf)); break;
+    case 2: sbuf_adds(out, fmt_hex8(json_str(row, "canary_compiled_id", NULL), buf, sizeof buf)); break;
     case 3:
         if (cJSON_IsNumber(json_get(row, "rolloutPct")))
             sbuf_printf(out, "%lld%%", (long long)json_int(row, "rolloutPct", 0));

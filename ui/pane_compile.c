@@ -25,8 +25,8 @@ struct compile {
 };
 
 static const struct lv_col cols[] = {
-    {"TIME", 16, 0, TEXT_LEFT}, {"COMPILED", 15, 0, TEXT_LEFT}, {"JOB", 15, 0, TEXT_LEFT},
-    {"DATASET", 15, 0, TEXT_LEFT}, {"DATASET ID", 0, 10, TEXT_LEFT},
+    {"TIME", 16, 0, TEXT_LEFT}, {"COMPILED", 8, 0, TEXT_LEFT}, {"JOB", 8, 0, TEXT_LEFT},
+    {"DATASET", 8, 0, TEXT_LEFT}, {"DATASET ID", 0, 10, TEXT_LEFT},
 };
 
 static void report_key(const cJSON *row, char *buf, size_t cap)
@@ -41,9 +41,9 @@ static void cell(void *ctx, const cJSON *row, int col, struct sbuf *out, int *ro
     char buf[128];
     switch (col) {
     case 0: sbuf_adds(out, fmt_time(json_int(row, "createdAtMs", 0), buf, sizeof buf)); break;
-    case 1: sbuf_adds(out, fmt_id(json_str(row, "compiled_id", NULL), buf, sizeof buf)); break;
-    case 2: sbuf_adds(out, fmt_id(json_str(row, "jobHash", NULL), buf, sizeof buf)); break;
-    case 3: sbuf_adds(out, fmt_id(json_str(row, "datasetHash", NULL), buf, sizeof buf)); break;
+    case 1: sbuf_adds(out, fmt_hex8(json_str(row, "compiled_id", NULL), buf, sizeof buf)); break;
+    case 2: sbuf_adds(out, fmt_hex8(json_str(row, "jobHash", NULL), buf, sizeof buf)); break;
+    case 3: sbuf_adds(out, fmt_hex8(json_str(row, "datasetHash", NULL), buf, sizeof buf)); break;
     case 4: sbuf_adds(out, json_str(row, "datasetId", "")); break;
     default: break;
     }

@@ -18,12 +18,15 @@ struct history {
 };
 
 static const struct lv_col cols[] = {
-    {"TIME", 16, 0, TEXT_LEFT},  {"ACTION", 8, 0, TEXT_LEFT}, {"FROM", 15, 0, TEXT_LEFT},
-    {"TO", 15, 0, TEXT_LEFT},    {"ACTOR", 0, 8, TEXT_LEFT},  {"REASON", 0, 12, TEXT_LEFT},
+    {"TIME", 16, 0, TEXT_LEFT},  {"ACTION", 8, 0, TEXT_LEFT},  {"FROM", 8, 0, TEXT_LEFT},
+    {"TO", 9, 0, TEXT_LEFT},     {"REASON", 0, 12, TEXT_LEFT}, {"ACTOR", 0, 8, TEXT_LEFT},
 };
 
 static void cell(void *ctx, const cJSON *row, int col, struct sbuf *out, int *role)
 {
+    /* column order on screen -> the cases below */
+    static const int order[] = {0, 1, 2, 3, 5, 4};
+    col = order[col];
     (void)ctx;
     char buf[128];
     switch (col) {
@@ -37,10 +40,10 @@ static void cell(void *ctx, const cJSON *row, int col, struct sbuf *out, int *ro
             *role = ROLE_ERROR;
         break;
     }
-    case 2: sbuf_adds(out, fmt_id(json_str(row, "fromCompiledId", NULL), buf, sizeof buf)); break;
+    case 2: sbuf_adds(out, fmt_hex8(json_str(row, "fromCompiledId", NULL), buf, sizeof buf)); break;
     case 3: {
         const char *to = json_str(row, "toCompiledId", NULL);
-        sbuf_adds(out, to ? fmt_id(to, buf, sizeof buf) : "(cleared)");
+        sbuf_adds(out, to ? fmt_hex8(to, buf, sizeof buf) : "(cleared)");
         break;
     }
     case 4: sbuf_adds(out, json_str(row, "actorUserId", "-")); break;

@@ -34,10 +34,11 @@ struct receipts {
     bool filters_changed;
 };
 
+/* Columns that do not fit are dropped from the right: most useful first. */
 static const struct lv_col cols[] = {
-    {"TIME", 14, 0, TEXT_LEFT},   {"RECEIPT", 8, 0, TEXT_LEFT},  {"COMPILED", 15, 0, TEXT_LEFT},
-    {"STRATEGY", 11, 0, TEXT_LEFT}, {"RESULT", 6, 0, TEXT_LEFT}, {"MS", 6, 0, TEXT_RIGHT},
-    {"ERROR", 0, 14, TEXT_LEFT},  {"THREAD", 0, 8, TEXT_LEFT},
+    {"TIME", 14, 0, TEXT_LEFT},     {"RECEIPT", 8, 0, TEXT_LEFT}, {"COMPILED", 8, 0, TEXT_LEFT},
+    {"RESULT", 6, 0, TEXT_LEFT},    {"ERROR", 0, 14, TEXT_LEFT},  {"STRATEGY", 11, 0, TEXT_LEFT},
+    {"MS", 6, 0, TEXT_RIGHT},       {"THREAD", 0, 8, TEXT_LEFT},
 };
 
 static void rc_key(const cJSON *row, char *buf, size_t cap)
@@ -47,6 +48,9 @@ static void rc_key(const cJSON *row, char *buf, size_t cap)
 
 static void cell(void *ctx, const cJSON *row, int col, struct sbuf *out, int *role)
 {
+    /* column order on screen -> the cases below */
+    static const int order[] = {0, 1, 2, 4, 6, 3, 5, 7};
+    col = order[col];
     (void)ctx;
     char buf[128];
     switch (col) {
@@ -59,7 +63,7 @@ static void cell(void *ctx, const cJSON *row, int col, struct sbuf *out, int *ro
         break;
     }
     case 1: sbuf_printf(out, "%.8s", json_str(row, "receiptId", "")); break;
-    case 2: sbuf_adds(out, fmt_id(json_str(row, "compiled_id", NULL), buf, sizeof buf)); break;
+    case 2: sbuf_adds(out, fmt_hex8(json_str(row, "compiled_id", NULL), buf, sizeof buf)); break;
     case 3: sbuf_adds(out, json_str(row, "strategyId", "-")); break;
     case 4: {
         const char *r = json_str(row, "resultTag", "-");

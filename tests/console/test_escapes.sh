@@ -22,7 +22,7 @@ record_receipts "$T/evil.json"
 start_console --signature SelectTool.v1 --pane receipts
 wait_for "Receipts · SelectTool.v1"
 wait_for 'Evil^\[\[2J^\[\[H'
-wait_for 'sha256:evil^\[\['
+wait_for ' evil^\[\[… '
 wait_for 'direct.v1^'
 capture
 grep -q "$ESC" "$T/screen.txt" && fail "raw ESC on the screen"
