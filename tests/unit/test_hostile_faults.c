@@ -18,7 +18,7 @@
  *             clearly, writes fail with a clear message, nothing changes.
  *
  * Rounds: DSE_KILL_ROUNDS (default 12; `make check-long` runs 200) and
- * DSE_CONTENTION_ACTIONS (default 40; check-long 1000).  The
+ * DSE_CONTENTION_ACTIONS (default 20; check-long 1000).  The
  * random moments come from DSE_FAULT_SEED (default 1) so a failure can be
  * replayed.  No assertion depends on timing. */
 #include <setjmp.h>
@@ -342,7 +342,7 @@ static void test_contention(void **state)
 {
     (void)state;
     prepare();
-    int n_actions = env_int("DSE_CONTENTION_ACTIONS", 40);
+    int n_actions = env_int("DSE_CONTENTION_ACTIONS", 20);
     pid_t pid[2];
     int fds[2][2];
     for (int r = 0; r < 2; r++) {
