@@ -783,30 +783,63 @@ int listview_restore(struct ui *ui, struct listview *lv, const char *anchor, con
             listview_select_key(lv, key);
         return 0;
     }
-    /* The window starts at the saved row: find the row above it, then read
-     * forward from there (keyset, so this is as fast deep in the table). */
-    cJSON *items;
+    /* Rows above the saved one (keyset, so this is as fast deep in the
+     * table), then a page from the saved row down. */
+    cJSON *back, *items;
     char *next = NULL, *start = NULL;
     clear_rows(lv);
     map_free(lv->seen);
     lv->seen = NULL;
     lv->loaded = true;
-    if (fetch(ui, lv, anchor, LV_BACK, 1, &items, &next) < 0)
+    if (fetch(ui, lv, anchor, LV_BACK, lv->cfg.page / 2, &back, &next) < 0)
         return -1;
+    lv->more_back = next != NULL && cJSON_GetArraySize(back) > 0;
     free(next);
-    if (cJSON_GetArraySize(items) > 0 && row_cursor(items->child))
-        start = xstrdup(row_cursor(items->child));
-    cJSON_Delete(items);
+    next = NULL;
+    if (cJSON_GetArraySize(back) > 0 && row_cursor(back->child))
+        start = xstrdup(row_cursor(back->child));
     if (fetch(ui, lv, start, LV_FWD, lv->cfg.page, &items, &next) < 0) {
         free(start);
+        cJSON_Delete(back);
         return -1;
     }
     lv->more_fwd = next != NULL;
-    lv->more_back = start != NULL;
     free(next);
     free(start);
+    /* back is nearest-first: prepend it reversed */
+    while (back->child) {
+        cJSON *r = cJSON_DetachItemViaPointer(back, back->child);
+        cJSON_InsertItemInArray(items, 0, r);
+    }
+    cJSON_Delete(back);
     install_rows(lv, items, false);
     if (key)
         listview_select_key(lv, key);
     return 0;
+}
+
+void listview_state_save(const struct listview *lv, cJSON *st)
+{
+    char *key = NULL, *anchor = listview_anchor(lv, &key);
+    if (key)
+        json_set_str(st, "key", key);
+    if (anchor)
+        json_set_str(st, "anchor", anchor);
+    if (lv->filter)
+        json_set_str(st, "filter", lv->filter);
+    free(key);
+    free(anchor);
+}
+
+int listview_state_restore(struct ui *ui, struct listview *lv, const cJSON *st)
+{
+    int rc = listview_restore(ui, lv, json_str(st, "anchor", NULL), json_str(st, "key", NULL));
+    const char *f = json_str(st, "filter", NULL);
+    if (rc == 0 && f) {
+        const char *key = json_str(st, "key", NULL);
+        listview_set_filter(ui, lv, f);
+        if (key)
+            listview_select_key(lv, key);
+    }
+    return rc;
 }

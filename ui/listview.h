@@ -114,5 +114,9 @@ void listview_position(const struct listview *lv, char *buf, size_t cap);
  * at that row.  Both strings malloc'd / borrowed as named. */
 char *listview_anchor(const struct listview *lv, char **key);
 int listview_restore(struct ui *ui, struct listview *lv, const char *anchor, const char *key);
+/* The same as JSON fields of a pane's state object: "key", "anchor",
+ * "filter". */
+void listview_state_save(const struct listview *lv, cJSON *st);
+int listview_state_restore(struct ui *ui, struct listview *lv, const cJSON *st);
 
 #endif

@@ -300,6 +300,22 @@ static int set_filter(struct pane *p, const char *text)
     return listview_set_filter(p->ui, &c->lv, text);
 }
 
+static void save(struct pane *p, cJSON *st)
+{
+    struct canary *c = p->priv;
+    listview_state_save(&c->lv, st);
+    json_set_str(st, "signatureId", c->sig);
+}
+
+static void restore(struct pane *p, const cJSON *st)
+{
+    struct canary *c = p->priv;
+    if (!p->ui->sig || strcmp(json_str(st, "signatureId", ""), p->ui->sig))
+        return;
+    snprintf(c->sig, sizeof c->sig, "%s", p->ui->sig);
+    listview_state_restore(p->ui, &c->lv, st);
+}
+
 static const int hints[] = {ACT_CANARY, ACT_ENTER, ACT_NONE};
 
 const struct pane_ops pane_canary_ops = {
@@ -314,5 +330,7 @@ const struct pane_ops pane_canary_ops = {
     .on_data = on_data,
     .tick = tick,
     .filter = set_filter,
+    .save = save,
+    .restore = restore,
     .hints = hints,
 };

@@ -233,6 +233,22 @@ static int set_filter(struct pane *p, const char *text)
     return r;
 }
 
+static void save(struct pane *p, cJSON *st)
+{
+    struct compile *c = p->priv;
+    listview_state_save(&c->lv, st);
+    json_set_str(st, "signatureId", c->sig);
+}
+
+static void restore(struct pane *p, const cJSON *st)
+{
+    struct compile *c = p->priv;
+    if (!p->ui->sig || strcmp(json_str(st, "signatureId", ""), p->ui->sig))
+        return;
+    snprintf(c->sig, sizeof c->sig, "%s", p->ui->sig);
+    listview_state_restore(p->ui, &c->lv, st);
+}
+
 static const int hints[] = {ACT_ENTER, ACT_COMPILE, ACT_PROMOTE, ACT_CANARY, ACT_NONE};
 
 const struct pane_ops pane_compile_ops = {
@@ -247,5 +263,7 @@ const struct pane_ops pane_compile_ops = {
     .on_data = on_data,
     .tick = tick,
     .filter = set_filter,
+    .save = save,
+    .restore = restore,
     .hints = hints,
 };

@@ -494,16 +494,8 @@ static int set_filter(struct pane *p, const char *text)
 static void save(struct pane *p, cJSON *st)
 {
     struct examples *e = p->priv;
-    char *key = NULL, *anchor = listview_anchor(&e->lv, &key);
-    if (key)
-        json_set_str(st, "key", key);
-    if (anchor)
-        json_set_str(st, "anchor", anchor);
-    if (e->lv.filter)
-        json_set_str(st, "filter", e->lv.filter);
+    listview_state_save(&e->lv, st);
     json_set_str(st, "signatureId", e->sig);
-    free(key);
-    free(anchor);
 }
 
 static void restore(struct pane *p, const cJSON *st)
@@ -512,10 +504,7 @@ static void restore(struct pane *p, const cJSON *st)
     if (!p->ui->sig || strcmp(json_str(st, "signatureId", ""), p->ui->sig))
         return;
     snprintf(e->sig, sizeof e->sig, "%s", p->ui->sig);
-    listview_restore(p->ui, &e->lv, json_str(st, "anchor", NULL), json_str(st, "key", NULL));
-    const char *f = json_str(st, "filter", NULL);
-    if (f)
-        listview_set_filter(p->ui, &e->lv, f);
+    listview_state_restore(p->ui, &e->lv, st);
     load_values(p);
 }
 

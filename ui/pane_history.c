@@ -169,6 +169,22 @@ static int set_filter(struct pane *p, const char *text)
     return listview_set_filter(p->ui, &h->lv, text);
 }
 
+static void save(struct pane *p, cJSON *st)
+{
+    struct history *h = p->priv;
+    listview_state_save(&h->lv, st);
+    json_set_str(st, "signatureId", h->sig);
+}
+
+static void restore(struct pane *p, const cJSON *st)
+{
+    struct history *h = p->priv;
+    if (!p->ui->sig || strcmp(json_str(st, "signatureId", ""), p->ui->sig))
+        return;
+    snprintf(h->sig, sizeof h->sig, "%s", p->ui->sig);
+    listview_state_restore(p->ui, &h->lv, st);
+}
+
 static const int hints[] = {ACT_ENTER, ACT_ROLLBACK, ACT_NONE};
 
 const struct pane_ops pane_history_ops = {
@@ -182,5 +198,7 @@ const struct pane_ops pane_history_ops = {
     .key = key,
     .on_data = on_data,
     .filter = set_filter,
+    .save = save,
+    .restore = restore,
     .hints = hints,
 };

@@ -495,20 +495,12 @@ static int set_filter(struct pane *p, const char *text)
 static void save(struct pane *p, cJSON *st)
 {
     struct receipts *r = p->priv;
-    char *key = NULL, *anchor = listview_anchor(&r->lv, &key);
-    if (key)
-        json_set_str(st, "key", key);
-    if (anchor)
-        json_set_str(st, "anchor", anchor);
+    listview_state_save(&r->lv, st);
     json_set_str(st, "signatureId", r->sig);
     json_set_str(st, "result", r->result);
     json_set_str(st, "strategy", r->strategy);
     json_set_str(st, "compiled", r->compiled);
     json_set_str(st, "thread", r->thread);
-    if (r->lv.filter)
-        json_set_str(st, "filter", r->lv.filter);
-    free(key);
-    free(anchor);
 }
 
 static void restore(struct pane *p, const cJSON *st)
@@ -521,10 +513,7 @@ static void restore(struct pane *p, const cJSON *st)
     if (!p->ui->sig || strcmp(json_str(st, "signatureId", ""), p->ui->sig))
         return;
     snprintf(r->sig, sizeof r->sig, "%s", p->ui->sig);
-    listview_restore(p->ui, &r->lv, json_str(st, "anchor", NULL), json_str(st, "key", NULL));
-    const char *f = json_str(st, "filter", NULL);
-    if (f)
-        listview_set_filter(p->ui, &r->lv, f);
+    listview_state_restore(p->ui, &r->lv, st);
 }
 
 static const int hints[] = {ACT_ENTER, ACT_TRACE, ACT_MAKE_EXAMPLE, ACT_CYCLE_RESULT, ACT_NONE};

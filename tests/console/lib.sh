@@ -112,7 +112,7 @@ console_pid() {
 
 # quit the console with :q and wait for its exit code
 quit_console() {
-  keys Escape
+  keys C-g   # closes an open input line; unbound otherwise
   type_text ':q'
   keys Enter
   wait_file "$T/exit.txt" 10
