@@ -53,7 +53,20 @@ mv "$T/exit.tmp" "$T/exit.txt"
 RUN
   chmod +x "$T/run.sh"
   rm -f "$T/exit.txt"
-  tmux -L "$SOCK" -f /dev/null new-session -d -x "$cols" -y "$rows" "$T/run.sh"
+  tmux_new "$T/run.sh"
+}
+
+# tmux_new CMD: a fresh tmux server with one session running CMD.  A server
+# that is still shutting down can refuse the first attempt: retry a bounded
+# number of times.
+tmux_new() {
+  tmux -L "$SOCK" kill-server 2>/dev/null || true
+  _i=0
+  until tmux -L "$SOCK" -f /dev/null new-session -d -x "$cols" -y "$rows" "$1" 2>"$T/tmux.err"; do
+    _i=$((_i + 1))
+    [ "$_i" -lt 40 ] || fail "tmux would not start: $(cat "$T/tmux.err")"
+    sleep 0.05
+  done
 }
 
 keys() { tmux -L "$SOCK" send-keys "$@"; }

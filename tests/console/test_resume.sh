@@ -47,8 +47,7 @@ cat > "$T/run.sh" <<RUN
 "$DSE_BIN" --db "$DB2" console 2>"$T/stderr.txt"; echo \$? > "$T/exit.tmp"; mv "$T/exit.tmp" "$T/exit.txt"
 RUN
 rm -f "$T/exit.txt"
-tmux -L "$SOCK" kill-server 2>/dev/null || true
-tmux -L "$SOCK" -f /dev/null new-session -d -x "$cols" -y "$rows" "$T/run.sh"
+tmux_new "$T/run.sh"
 wait_for "Overview"
 capture; grep -q "Examples · " "$T/screen.txt" && fail "another store inherited the state"
 quit_console

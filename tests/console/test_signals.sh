@@ -24,7 +24,7 @@ trap '' HUP
 exec "$DSE_BIN" --db "$DB" console 2>"$T/stderr.txt"
 RUN
 chmod +x "$T/nohup.sh"
-tmux -L "$SOCK" -f /dev/null new-session -d -x "$cols" -y "$rows" "$T/nohup.sh"
+tmux_new "$T/nohup.sh"
 wait_for "Signatures"
 pid=$(tmux -L "$SOCK" list-panes -F '#{pane_pid}' | head -n 1)
 [ -n "$pid" ] || fail "no console pid"
@@ -51,7 +51,7 @@ sleep 30
 RUN
   chmod +x "$T/stty.sh"
   rm -f "$T/done.txt"
-  tmux -L "$SOCK" -f /dev/null new-session -d -x "$cols" -y "$rows" "$T/stty.sh"
+  tmux_new "$T/stty.sh"
   wait_for "Signatures"
   pid=$(console_pid); [ -n "$pid" ] || fail "no console process"
   kill -"$sig" "$pid"

@@ -14,8 +14,7 @@ echo \$? > "$T/exit.tmp"; mv "$T/exit.tmp" "$T/exit.txt"
 RUN
   chmod +x "$T/run.sh"
   rm -f "$T/exit.txt"
-  tmux -L "$SOCK" kill-server 2>/dev/null || true
-  tmux -L "$SOCK" -f /dev/null new-session -d -x "$cols" -y "$rows" "$T/run.sh"
+    tmux_new "$T/run.sh"
 }
 
 for term in xterm-256color xterm-16color xterm vt100 screen; do
