@@ -203,7 +203,7 @@ static void test_viewer(void **state)
     (void)state;
     /* The title is the caller's text, drawn (and sanitised) by the pane. */
     struct jdoc *d = jdoc_new_json(hostile_doc(), "hostile");
-    jdoc_unfold_all(d);
+    jdoc_unfold_all(d, 0);
     check_viewer_lines(d);
     jdoc_set_raw(d, true);
     check_viewer_lines(d);
