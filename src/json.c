@@ -155,10 +155,32 @@ void json_format_number(double d, char out[32])
         strcpy(out, "0");
         return;
     }
-    /* Shortest digit string that round-trips (at most 17 digits). */
+    /* Integers below 2^53 are exact: print them directly (the common case
+     * in receipts: timestamps, counters, token counts). */
+    if (d == floor(d) && fabs(d) < 9007199254740992.0) {
+        long long v = (long long)d;
+        char tmp[24];
+        int n = 0;
+        unsigned long long u = v < 0 ? (unsigned long long)(-v) : (unsigned long long)v;
+        do {
+            tmp[n++] = (char)('0' + u % 10);
+            u /= 10;
+        } while (u);
+        char *o = out;
+        if (v < 0)
+            *o++ = '-';
+        while (n)
+            *o++ = tmp[--n];
+        *o = 0;
+        return;
+    }
+    /* Shortest digit string that round-trips.  Any value whose shortest
+     * form has at most 15 significant digits is printed exactly that way by
+     * a 15-digit rounding (DBL_DIG), so only 15, 16 and 17 need trying.
+     * Subnormals carry fewer digits and take the full search. */
     char buf[40];
     int prec;
-    for (prec = 1; prec <= 17; prec++) {
+    for (prec = fabs(d) < 2.2250738585072014e-308 ? 1 : 15; prec <= 17; prec++) {
         snprintf(buf, sizeof buf, "%.*e", prec - 1, d);
         if (strtod(buf, NULL) == d)
             break;

@@ -23,6 +23,12 @@
  *   - every mutation is one transaction and bumps the change counter.
  *   - history rows carry actorUserId = st->actor (when non-empty).
  *
+ * Paging: nextCursor is null unless more rows exist; "prev"/"newer" return
+ * rows in the order walked.  Over-long optional ops-run strings (commitSha,
+ * baseUrl, notes, signatureIds, phase) are cut to their limits like message.
+ * createdAtMs is read after the write lock is taken, so time order matches
+ * commit order across processes.
+ *
  * Paths beginning "dse/" are the reference's functions; "dsex/" are our
  * extensions (keyed paging, batches, catalog, stats, change counter, LM
  * cache).  A remote server may lack the extensions; see store_has_ext(). */
@@ -127,12 +133,13 @@ enum store_kind { STORE_QUERY, STORE_MUTATION };
  * extensions (dsex/)
  *   x_info          {} -> {ok, backend, schemaVersion, changeCounter, extensions:[paths]}
  *   x_changes       {} -> {ok, counter}   (bumped by every committed mutation)
- *   x_sig_put       {signature} -> {ok, existed, changed}  (catalog JSON, see catalog.h)
+ *   x_sig_put       {signature} -> {ok, existed, changed}  (catalog JSON, see catalog.h;
+ *                   changed is true only when an existing entry was modified)
  *   x_sig_get       {signatureId} -> {ok, signature: json|null}
  *   x_sig_list      {} -> {ok, signatures:[{signatureId, updatedAtMs}]} sorted by id
  *   x_sig_stats     {signatureId, sinceMs} -> {ok, receipts, errors (receipts since
  *                   sinceMs), lastReceiptAtMs|null, lastCompileAtMs|null,
- *                   lastRunId|null, examples}
+ *                   lastRunId|null (newest ops run listing the signature), examples}
  *   x_receipts_page {signatureId?, resultTag?, strategyId?, compiled_id?, threadId?,
  *                   cursor?, dir?: "older"(default)|"newer", limit?(50/500)} ->
  *                   {ok, items:[receipts_list_admin row + errorName, durationMs,
@@ -141,7 +148,8 @@ enum store_kind { STORE_QUERY, STORE_MUTATION };
  *                   starting above cursor (or at the oldest).  Cursors are opaque
  *                   strings; keyset on (createdAtMs, row id), never OFFSET.
  *   x_receipts_batch {items:[{threadId, runId, receipt}]} -> {ok, recorded, duplicates,
- *                   counted, autoStopped}  (one transaction, at most 10,000 items)
+ *                   counted, autoStopped (number of canaries stopped)}  (one
+ *                   transaction, at most 10,000 items)
  *   x_examples_page {signatureId, split?, cursor?, dir?: "next"(default)|"prev",
  *                   limit?(50/500)} -> {ok, items:[example rows + cursor], nextCursor|null}
  *                   in localeCompare order of exampleId ("prev" walks backwards)
@@ -294,7 +302,7 @@ int store_has_op(struct store *st, enum store_op op);
 uint64_t store_poll_changes(struct store *st);
 void store_set_actor(struct store *st, const char *actor);
 
-/* ---- argument helpers for back ends (store_args.c) ----
+/* ---- argument helpers for back ends (store.c) ----
  * Each returns 0 or -1 with err "invalid_input: <name> ...". */
 int store_arg_str(const cJSON *args, const char *name, bool required, size_t max_len,
                   const char **out, struct dse_err *err);
