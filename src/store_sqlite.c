@@ -3511,6 +3511,20 @@ struct store *store_open_sqlite(const char *path, unsigned flags, struct dse_err
             return NULL;
         }
     } else {
+        /* A new file gets 16 KiB pages: a receipt is ~2 KB of canonical
+         * JSON, and larger pages measured ~1.4x faster receipt batches
+         * (fewer page splits and WAL frames).  page_size can only change
+         * before the first table exists, so older stores keep theirs. */
+        sqlite3_stmt *pc = NULL;
+        bool empty = sqlite3_prepare_v2(q->db, "PRAGMA page_count", -1, &pc, NULL) == SQLITE_OK &&
+                     sqlite3_step(pc) == SQLITE_ROW && sqlite3_column_int64(pc, 0) == 0;
+        sqlite3_finalize(pc); /* must not hold a read while the page size changes */
+        if (empty)
+            sqlite3_exec(q->db, "PRAGMA page_size=16384", NULL, NULL, NULL);
+        /* Checkpoint every 2000 pages (32 MiB at 16 KiB) rather than 1000:
+         * half the checkpoints for batch writers, still under the 64 MiB
+         * journal_size_limit. */
+        sqlite3_exec(q->db, "PRAGMA wal_autocheckpoint=2000", NULL, NULL, NULL);
         /* journal_mode=WAL persists in the file; it is set only after the
          * version check above, so a refused file is never rewritten. */
         if (exec_sql(q->db, "PRAGMA journal_mode=WAL", path, "enabling WAL", err) < 0 ||
