@@ -35,11 +35,14 @@ big="$B/large.db"
 stamp="receipts=$N_RC examples=$N_EX seed=$SEED"
 if want gen || want console || want serve; then
   if [ -f "$big" ] && [ "$(cat "$big.stamp" 2>/dev/null)" = "$stamp" ]; then
-    say "reusing $big ($stamp)"
+    say "reusing $big ($stamp; generator figures from when it was built)"
+    want gen && [ -f "$big.rows" ] && cat "$big.rows" >>"$rows"
   else
     say "generating $big ($stamp); takes a few minutes"
-    rm -f "$big" "$big-wal" "$big-shm" "$big.stamp"
-    "$B/bench_gen" "$big" --receipts "$N_RC" --examples "$N_EX" --seed "$SEED" | collect || exit 1
+    rm -f "$big" "$big-wal" "$big-shm" "$big.stamp" "$big.rows"
+    "$B/bench_gen" "$big" --receipts "$N_RC" --examples "$N_EX" --seed "$SEED" | tee -a "$log" |
+      grep '^ROW|' >"$big.rows" || exit 1
+    cat "$big.rows" >>"$rows"
     echo "$stamp" >"$big.stamp"
   fi
 fi
@@ -89,7 +92,7 @@ if want serve; then
       awk -v r="$reqs" -v d="$dur" -v p50="$p50" -v p99="$p99" -v e="$errs" -v c="$c" 'BEGIN {
         rate = r / (d / 1e6);
         printf "ROW|dse serve small queries/s, %d keep-alive client%s (wrk, loopback)|>= 5,000/s|%.0f /s|%.2f|p50 %.2f ms, p99 %.2f ms, %d errors\n",
-          c, c > 1 ? "s" : "", rate, 5000 / rate, p50 / 1000, p99 / 1000, e }' >>"$rows"
+          c, (c > 1 ? "s" : ""), rate, 5000 / rate, p50 / 1000, p99 / 1000, e }' >>"$rows"
     done
   else
     say "wrk is not installed (apt-get install wrk); serve query figures not measured"
