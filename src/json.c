@@ -236,52 +236,24 @@ void json_format_number(double d, char out[32])
     *o = 0;
 }
 
-/* Next UTF-16 code unit of a UTF-8 string; *pending carries the low
- * surrogate of an astral character between calls. */
-static unsigned next_unit(const unsigned char **s, unsigned *pending)
-{
-    if (*pending) {
-        unsigned u = *pending;
-        *pending = 0;
-        return u;
-    }
-    const unsigned char *p = *s;
-    unsigned c;
-    size_t len = utf8_ok(p, strlen((const char *)p));
-    if (!len) {
-        c = *p;
-        len = 1;
-    } else if (len == 1) {
-        c = p[0];
-    } else if (len == 2) {
-        c = ((p[0] & 0x1fu) << 6) | (p[1] & 0x3fu);
-    } else if (len == 3) {
-        c = ((p[0] & 0x0fu) << 12) | ((p[1] & 0x3fu) << 6) | (p[2] & 0x3fu);
-    } else {
-        c = ((p[0] & 0x07u) << 18) | ((p[1] & 0x3fu) << 12) | ((p[2] & 0x3fu) << 6) |
-            (p[3] & 0x3fu);
-    }
-    *s = p + len;
-    if (c >= 0x10000) {
-        c -= 0x10000;
-        *pending = 0xdc00 + (c & 0x3ff);
-        return 0xd800 + (c >> 10);
-    }
-    return c;
-}
-
 int json_utf16_cmp(const char *a, const char *b)
 {
+    /* UTF-8 byte order equals code point order; UTF-16 code unit order
+     * differs only between U+E000..U+FFFF (lead bytes 0xEE, 0xEF) and
+     * astral characters (lead 0xF0..0xF4), whose surrogates sort lower.
+     * With equal prefixes both strings are at the same position within a
+     * character, so looking at the first differing byte is enough. */
     const unsigned char *pa = (const unsigned char *)a, *pb = (const unsigned char *)b;
-    unsigned qa = 0, qb = 0;
-    for (;;) {
-        int enda = !*pa && !qa, endb = !*pb && !qb;
-        if (enda || endb)
-            return enda && endb ? 0 : enda ? -1 : 1;
-        unsigned ua = next_unit(&pa, &qa), ub = next_unit(&pb, &qb);
-        if (ua != ub)
-            return ua < ub ? -1 : 1;
+    while (*pa && *pa == *pb) {
+        pa++;
+        pb++;
     }
+    unsigned ca = *pa, cb = *pb;
+    if (ca == cb)
+        return 0;
+    if (ca >= 0xee && cb >= 0xee && ((ca <= 0xef) != (cb <= 0xef)))
+        return ca <= 0xef ? 1 : -1;
+    return ca < cb ? -1 : 1;
 }
 
 static void canon_string(struct sbuf *b, const char *s)
@@ -339,7 +311,9 @@ void json_canonical_into(struct sbuf *b, const cJSON *v)
         size_t n = 0;
         for (const cJSON *c = v->child; c; c = c->next)
             n++;
-        const cJSON **kids = xmalloc(sizeof(*kids) * (n ? n : 1));
+        /* Most objects are small: sort on the stack. */
+        const cJSON *small[32];
+        const cJSON **kids = n <= 32 ? small : xmalloc(sizeof(*kids) * n);
         size_t i = 0;
         for (const cJSON *c = v->child; c; c = c->next)
             kids[i++] = c;
@@ -370,7 +344,8 @@ void json_canonical_into(struct sbuf *b, const cJSON *v)
             json_canonical_into(b, kids[i]);
         }
         sbuf_addc(b, '}');
-        free(kids);
+        if (kids != small)
+            free(kids);
     } else {
         sbuf_adds(b, "null");
     }
