@@ -1,7 +1,8 @@
 #!/bin/sh
 # Long fault suite (make check-long):
 #   1. test_hostile_faults with 200 kill -9 rounds and 1000 contended
-#      operator actions (p99 printed);
+#      operator actions (p99 printed); test_hostile_compile with 20 compiles
+#      killed and resumed;
 #   2. a real full disk: a 4 MiB tmpfs (root only; skipped with a note
 #      otherwise): `dse examples import` until it fails, then the message is
 #      clear, the exit code is 1, integrity_check is ok, and after freeing
@@ -34,6 +35,11 @@ if [ -n "${DSE_TEST_BIN:-}" ] && [ -x "$DSE_TEST_BIN/test_hostile_faults" ]; the
   grep -E '^(kill|contention|disk|read-only)' "$T/faults.out"
 else
   echo "note: DSE_TEST_BIN/test_hostile_faults missing; kill -9 rounds skipped"
+fi
+if [ -n "${DSE_TEST_BIN:-}" ] && [ -x "$DSE_TEST_BIN/test_hostile_compile" ]; then
+  DSE_COMPILE_KILL_ROUNDS=${DSE_COMPILE_KILL_ROUNDS:-20} "$DSE_TEST_BIN/test_hostile_compile" >"$T/compile.out" 2>&1 ||
+    { cat "$T/compile.out"; fail "test_hostile_compile"; }
+  grep -c '^round' "$T/compile.out" | sed 's/^/compile kill -9 and resume: rounds /'
 fi
 
 # rows for imports: the fixture with fresh ids, N copies
