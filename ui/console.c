@@ -499,6 +499,13 @@ void ui_layout(struct ui *ui)
             !ui->viewer && (i == PANE_SIGNATURES ? ui->focus_left : (!ui->focus_left && i == ui->cur));
     ui->all_dirty = true;
     ui->chrome_dirty = true;
+}
+
+/* After a resize, an editor, or C-l the terminal may not show what curses
+ * believes: repaint every cell once. */
+static void full_repaint(struct ui *ui)
+{
+    ui_layout(ui);
     clearok(curscr, TRUE);
 }
 
@@ -834,7 +841,7 @@ static int global_action(struct ui *ui, int action, int key)
         ui_reload_visible(ui);
         ui_msg(ui, ROLE_MESSAGE, "reloaded");
         return UI_HANDLED;
-    case ACT_REDRAW: ui_layout(ui); return UI_HANDLED;
+    case ACT_REDRAW: full_repaint(ui); return UI_HANDLED;
     case ACT_FREEZE:
         ui->frozen = !ui->frozen;
         ui_msg(ui, ROLE_MESSAGE, ui->frozen ? "frozen: the screen holds still (F resumes)"
@@ -1023,8 +1030,16 @@ static void main_loop(struct ui *ui, int *script, int nscript)
             timeout = 0;
         if (si < nscript)
             timeout = 0;
+        /* Idle work on the shown pane: one step per pass, input first. */
+        struct pane *shown = ui->viewer || ui->lay.too_small ? NULL : &ui->panes[ui->cur];
+        if (shown && shown->visible && shown->ops->idle && shown->ops->idle(shown)) {
+            shown->dirty = true;
+            timeout = 0;
+        }
         if (ui->jobs && timeout > 250)
             timeout = 250; /* job ages tick on screen */
+        if (ui->iterations >= 0 && timeout > 100)
+            timeout = 100; /* --iterations: passes at most 100 ms apart */
         struct pollfd fds[3];
         int nfds = 0;
         int in_i = -1, sig_i, job_i;
@@ -1050,7 +1065,7 @@ static void main_loop(struct ui *ui, int *script, int nscript)
         }
         if (sigs & TERM_SIG_WINCH) {
             term_resize();
-            ui_layout(ui);
+            full_repaint(ui);
         }
         if (pr > 0 && (fds[job_i].revents & POLLIN))
             worker_poll(ui);
@@ -1064,7 +1079,7 @@ static void main_loop(struct ui *ui, int *script, int nscript)
             while (!ui->quit && term_get_key(w_keys, &key) == 1) {
                 got++;
                 if (key == UI_KEY_FN(KEY_RESIZE)) {
-                    ui_layout(ui);
+                    full_repaint(ui);
                     continue;
                 }
                 ui_dispatch(ui, key);
@@ -1110,7 +1125,8 @@ int ui_console_main(struct cli_ctx *ctx, int argc, char **argv)
         {"refresh-ms", 0, CLI_INT, &refresh, "N", "live refresh interval (default 1000)"},
         {"theme", 0, CLI_STR, &theme_name, "NAME", "default, light, high-contrast, mono, or yours"},
         {"ascii", 0, CLI_FLAG, &ascii, NULL, "ASCII borders and text (automatic without UTF-8)"},
-        {"iterations", 0, CLI_INT, &iterations, "N", "exit after N loop passes (tests)"},
+        {"iterations", 0, CLI_INT, &iterations, "N",
+         "exit after N loop passes, at most 100 ms apart (tests)"},
         {"headless", 0, CLI_FLAG, &headless, NULL, "no terminal: draw to /dev/null (tests, CI)"},
         {"keys", 0, CLI_STR, &keys, "KEYS", "type these keys first, e.g. 'jj<Enter>:q<Enter>'"},
         {"no-state", 0, CLI_FLAG, &no_state, NULL, "do not read or write the resume state"},

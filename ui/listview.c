@@ -56,10 +56,28 @@ static void map_free(struct lv_map *m)
     free(m);
 }
 
+static void map_put(struct lv_map *m, const char *k, uint32_t h);
+
+static void map_grow(struct lv_map *m)
+{
+    struct lv_map old = *m;
+    m->cap *= 2;
+    m->n = 0;
+    m->key = xcalloc(m->cap, sizeof *m->key);
+    m->hash = xcalloc(m->cap, sizeof *m->hash);
+    for (size_t i = 0; i < old.cap; i++)
+        if (old.key[i]) {
+            map_put(m, old.key[i], old.hash[i]);
+            free(old.key[i]);
+        }
+    free(old.key);
+    free(old.hash);
+}
+
 static void map_put(struct lv_map *m, const char *k, uint32_t h)
 {
     if ((m->n + 1) * 2 > m->cap)
-        return; /* sized up front; extra keys are simply not remembered */
+        map_grow(m);
     size_t i = fnv(k) & (m->cap - 1);
     while (m->key[i]) {
         if (!strcmp(m->key[i], k)) {
@@ -210,16 +228,35 @@ static void refilter(struct listview *lv)
         lv->top = 0;
 }
 
-/* Remember the content of the current rows for change marking. */
-static void remember(struct listview *lv)
+/* Remember the content of rows [from, to) for change marking. */
+static void remember_rows(struct listview *lv, int from, int to)
 {
-    map_free(lv->seen);
-    lv->seen = map_new((size_t)lv->n + 16);
+    if (!lv->seen)
+        lv->seen = map_new((size_t)lv->n + 16);
     char key[512];
-    for (int i = 0; i < lv->n; i++) {
+    for (int i = from; i < to; i++) {
         row_key(lv, lv->rows[i], key, sizeof key);
         map_put(lv->seen, key, row_hash(lv->rows[i]));
     }
+}
+
+/* Remember the content of the current rows (after a full load). */
+static void remember(struct listview *lv)
+{
+    map_free(lv->seen);
+    lv->seen = NULL;
+    remember_rows(lv, 0, lv->n);
+}
+
+/* Rows appended at [from, n): extend the visible list without re-testing
+ * the rows already filtered. */
+static void filter_appended(struct listview *lv, int from)
+{
+    for (int i = from; i < lv->n; i++)
+        if (row_matches(lv, lv->rows[i]))
+            lv->vis[lv->nvis++] = i;
+    if (lv->sel < 0 && lv->nvis)
+        lv->sel = lv->vis[0];
 }
 
 /* Replace the rows with items (consumed), carrying marks over and marking
@@ -395,6 +432,14 @@ void listview_seen(struct listview *lv)
 
 /* ---- paging at the window edges ---- */
 
+/* Rows that left the window must not keep the change map growing: rebuild
+ * it from the window when it holds twice as many keys (amortised). */
+static void prune_seen(struct listview *lv)
+{
+    if (lv->seen && lv->seen->n > 2 * (size_t)lv->n + 256)
+        remember(lv);
+}
+
 static void drop_front(struct listview *lv, int k)
 {
     if (k <= 0)
@@ -408,6 +453,7 @@ static void drop_front(struct listview *lv, int k)
     if (lv->sel < 0)
         lv->sel = lv->n ? 0 : -1;
     lv->more_back = true;
+    prune_seen(lv);
 }
 
 static void drop_back(struct listview *lv, int k)
@@ -420,6 +466,7 @@ static void drop_back(struct listview *lv, int k)
     if (lv->sel >= lv->n)
         lv->sel = lv->n - 1;
     lv->more_fwd = true;
+    prune_seen(lv);
 }
 
 static int load_fwd(struct ui *ui, struct listview *lv)
@@ -434,12 +481,14 @@ static int load_fwd(struct ui *ui, struct listview *lv)
     free(next);
     int add = cJSON_GetArraySize(items);
     reserve(lv, lv->n + add);
+    int first = lv->n;
     while (items->child) {
         lv->rows[lv->n] = cJSON_DetachItemViaPointer(items, items->child);
         lv->mark[lv->n] = 0;
         lv->n++;
     }
     cJSON_Delete(items);
+    remember_rows(lv, first, lv->n);
     if (lv->n > LV_WINDOW_MAX) {
         int pos = vis_pos(lv, lv->sel);
         int k = lv->n - LV_WINDOW_MAX;
@@ -450,9 +499,8 @@ static int load_fwd(struct ui *ui, struct listview *lv)
         if (lv->top < 0)
             lv->top = 0;
     } else {
-        refilter(lv);
+        filter_appended(lv, first);
     }
-    remember(lv);
     return add;
 }
 
@@ -486,7 +534,7 @@ static int load_back(struct ui *ui, struct listview *lv)
     refilter(lv);
     int tp = vis_pos(lv, oldtop_row);
     lv->top = tp >= 0 ? tp : 0;
-    remember(lv);
+    remember_rows(lv, 0, add < lv->n ? add : lv->n);
     return add;
 }
 
@@ -598,6 +646,20 @@ int listview_key(struct ui *ui, struct listview *lv, int action)
     return UI_HANDLED | UI_REDRAW;
 }
 
+bool listview_idle(struct ui *ui, struct listview *lv)
+{
+    if (lv->fill <= 0)
+        return false;
+    if (!lv->filter || !lv->more_fwd || lv->nvis >= (lv->height > 0 ? lv->height : 10)) {
+        lv->fill = 0;
+        return false;
+    }
+    lv->fill--;
+    if (load_fwd(ui, lv) < 0)
+        lv->fill = 0;
+    return true;
+}
+
 const cJSON *listview_selected(const struct listview *lv)
 {
     if (lv->sel < 0 || lv->sel >= lv->n || vis_pos(lv, lv->sel) < 0)
@@ -607,15 +669,13 @@ const cJSON *listview_selected(const struct listview *lv)
 
 int listview_set_filter(struct ui *ui, struct listview *lv, const char *text)
 {
+    (void)ui;
     free(lv->filter);
     lv->filter = text && *text ? xstrdup(text) : NULL;
     refilter(lv);
-    /* A filter over a paged source looks a few pages ahead for matches. */
-    for (int i = 0; lv->filter && lv->cfg.paged && lv->more_fwd &&
-                    lv->nvis < (lv->height > 0 ? lv->height : 10) && i < LV_FILTER_PAGES;
-         i++)
-        if (load_fwd(ui, lv) < 0)
-            break;
+    /* A filter over a paged source looks a few pages ahead for matches, one
+     * page per loop pass (listview_idle), never all at once. */
+    lv->fill = lv->filter && lv->cfg.paged ? LV_FILTER_PAGES : 0;
     lv->top = 0;
     scroll_to_sel(lv);
     return UI_HANDLED | UI_REDRAW;

@@ -78,6 +78,7 @@ struct listview {
     bool loaded;
     int height;           /* rows shown at the last draw */
     struct lv_map *seen;  /* key -> content hash at the previous load */
+    int fill;             /* pages still to fetch for a filter (idle work) */
     char err[300];
 };
 
@@ -95,6 +96,11 @@ int listview_reload(struct ui *ui, struct listview *lv);
 int listview_key(struct ui *ui, struct listview *lv, int action);
 /* Clear change marks older than a moment (called when the user acts). */
 void listview_seen(struct listview *lv);
+
+/* Idle work: fetch one more page while a filter over a paged source shows
+ * fewer rows than fit (a page per loop pass, so keys stay instant).
+ * Returns true when it did something (redraw, and call again). */
+bool listview_idle(struct ui *ui, struct listview *lv);
 
 const cJSON *listview_selected(const struct listview *lv);
 int listview_set_filter(struct ui *ui, struct listview *lv, const char *text);

@@ -63,6 +63,10 @@ struct pane_ops {
     int (*on_data)(struct pane *p);
     /* Periodic tick while visible (ages, rates); may return UI_REDRAW. */
     int (*tick)(struct pane *p);
+    /* Incremental work between key presses (e.g. a filter looking a page
+     * further); true when it did some (the loop redraws and calls again
+     * before waiting). */
+    bool (*idle)(struct pane *p);
     /* Resume state: write into / read from a JSON object. */
     void (*save)(struct pane *p, cJSON *state);
     void (*restore)(struct pane *p, const cJSON *state);

@@ -285,7 +285,6 @@ static int key(struct pane *p, int action, int k)
         const cJSON *row = listview_selected(&c->lv);
         if (row) {
             ui_view_json(p->ui, json_dup(row), "canary history row");
-            ui_layout(p->ui);
         }
         return UI_HANDLED;
     }

@@ -217,7 +217,6 @@ static int key(struct pane *p, int action, int k)
         const cJSON *row = listview_selected(&c->lv);
         snprintf(title, sizeof title, "compile report %s", json_str(row, "compiled_id", ""));
         ui_view_json(p->ui, json_dup(json), title);
-        ui_layout(p->ui);
         return UI_HANDLED;
     }
     return UI_PASS;

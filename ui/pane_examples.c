@@ -409,7 +409,6 @@ static int key(struct pane *p, int action, int k)
         char title[300];
         snprintf(title, sizeof title, "example %s", json_str(cur, "exampleId", ""));
         ui_view_json(p->ui, v, title);
-        res |= UI_RELAYOUT;
         break;
     }
     default:
@@ -508,6 +507,12 @@ static void restore(struct pane *p, const cJSON *st)
     load_values(p);
 }
 
+static bool idle(struct pane *p)
+{
+    struct examples *e = p->priv;
+    return listview_idle(p->ui, &e->lv);
+}
+
 static const int hints[] = {ACT_LABEL_ACCEPT, ACT_LABEL_REJECT, ACT_LABEL_1, ACT_LABEL_EDIT,
                             ACT_LABEL_SPLIT,  ACT_LABEL_SKIP,   ACT_LABEL_UNDO, ACT_NONE};
 
@@ -524,5 +529,6 @@ const struct pane_ops pane_examples_ops = {
     .save = save,
     .restore = restore,
     .filter = set_filter,
+    .idle = idle,
     .hints = hints,
 };

@@ -152,7 +152,6 @@ static int key(struct pane *p, int action, int k)
                 char title[200];
                 snprintf(title, sizeof title, "artifact %s", id);
                 ui_view_json(p->ui, art, title);
-                ui_layout(p->ui);
             }
         }
         cJSON_Delete(out);

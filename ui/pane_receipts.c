@@ -250,7 +250,6 @@ static void open_trace(struct pane *p, const cJSON *row)
         ui_view_text(p->ui, text, title);
     else
         return;
-    ui_layout(p->ui);
 }
 
 /* ---- receipt -> example ---- */
@@ -452,7 +451,6 @@ static int key(struct pane *p, int action, int k)
                 char title[200];
                 snprintf(title, sizeof title, "receipt %s", json_str(cur, "receiptId", ""));
                 ui_view_json(p->ui, val, title);
-                res |= UI_RELAYOUT;
             }
         }
         break;
@@ -516,6 +514,12 @@ static void restore(struct pane *p, const cJSON *st)
     listview_state_restore(p->ui, &r->lv, st);
 }
 
+static bool idle(struct pane *p)
+{
+    struct receipts *r = p->priv;
+    return listview_idle(p->ui, &r->lv);
+}
+
 static const int hints[] = {ACT_ENTER, ACT_TRACE, ACT_MAKE_EXAMPLE, ACT_CYCLE_RESULT, ACT_NONE};
 
 const struct pane_ops pane_receipts_ops = {
@@ -531,5 +535,6 @@ const struct pane_ops pane_receipts_ops = {
     .save = save,
     .restore = restore,
     .filter = set_filter,
+    .idle = idle,
     .hints = hints,
 };

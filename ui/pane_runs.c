@@ -280,7 +280,6 @@ static int key(struct pane *p, int action, int k)
         if (listview_selected(lv)) {
             cJSON *v = json_dup(listview_selected(lv));
             ui_view_json(p->ui, v, "ops run event");
-            ui_layout(p->ui);
         }
         return UI_HANDLED;
     case ACT_BACK:
