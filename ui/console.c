@@ -1196,12 +1196,14 @@ int ui_console_main(struct cli_ctx *ctx, int argc, char **argv)
     }
     ui->state_path = state_default_path();
     cJSON *saved = restore_state(ui, pane_name, sig_name);
+    int code = EXIT_OK, nscript = 0, *script = NULL;
+    bool started = false;
     const char *saved_theme = json_str(saved, "theme", NULL);
     if (ui_load_theme(ui, theme_name ? theme_name : saved_theme ? saved_theme : "default") < 0) {
         fprintf(stderr, "dse: %s\n", ui->msg);
         if (theme_name) {
-            free(ui);
-            return EXIT_USAGE;
+            code = EXIT_USAGE;
+            goto out;
         }
         ui_load_theme(ui, "default");
     }
@@ -1209,8 +1211,8 @@ int ui_console_main(struct cli_ctx *ctx, int argc, char **argv)
         struct dse_err err = {0};
         char *id = catalog_resolve(st, sig_name, &err);
         if (!id) {
-            cli_report(&err);
-            return EXIT_REFUSED;
+            code = cli_report(&err);
+            goto out;
         }
         ui_select_signature(ui, id);
         free(id);
@@ -1223,18 +1225,20 @@ int ui_console_main(struct cli_ctx *ctx, int argc, char **argv)
                 ui->focus_left = i == PANE_SIGNATURES;
                 found = true;
             }
-        if (!found)
-            return cli_usage_error(usage, "unknown pane '%s'", pane_name);
+        if (!found) {
+            code = cli_usage_error(usage, "unknown pane '%s'", pane_name);
+            goto out;
+        }
     } else if (sig_name) {
         ui->focus_left = false;
     }
 
     struct dse_err err = {0};
     if (term_start(ui, &err) < 0) {
-        cli_report(&err);
-        cJSON_Delete(saved);
-        return EXIT_REFUSED;
+        code = cli_report(&err);
+        goto out;
     }
+    started = true;
     term_apply_theme(ui);
     ui_layout(ui);
     ui->changes = store_poll_changes(st);
@@ -1246,22 +1250,25 @@ int ui_console_main(struct cli_ctx *ctx, int argc, char **argv)
         if (p->ops->restore && ps)
             p->ops->restore(p, ps);
     }
-    cJSON_Delete(saved);
     if (!ui->msg[0])
         ui_msg(ui, ROLE_DIM, "%s", ui->read_only ? "read-only: press A to arm writes; ? for help"
                                                  : "? for help, : for commands, q to quit");
     ui->next_poll_ms = util_mono_ms() + ui->refresh_ms;
-    int nscript = 0;
-    int *script = keys ? parse_script(keys, &nscript) : NULL;
+    script = keys ? parse_script(keys, &nscript) : NULL;
 
     main_loop(ui, script, nscript);
+    code = ui->exit_code;
 
+out:
+    cJSON_Delete(saved);
     free(script);
-    save_state(ui);
+    if (started)
+        save_state(ui);
     worker_stop_all(ui);
     viewer_free(ui->viewer);
     input_free(ui->input);
-    term_stop(ui);
+    if (started)
+        term_stop(ui);
     for (int i = 0; i < PANE__COUNT; i++) {
         struct pane *p = &ui->panes[i];
         if (p->ops->free)
@@ -1281,7 +1288,6 @@ int ui_console_main(struct cli_ctx *ctx, int argc, char **argv)
     free(ui->state_path);
     close(ui->job_pipe[0]);
     close(ui->job_pipe[1]);
-    int code = ui->exit_code;
     /* cli_main closes ctx->st; if arming replaced it, ctx points at ours. */
     ctx->st = ui->st;
     free(ui);
