@@ -21,6 +21,7 @@ cols=${COLS:-120}
 rows=${ROWS:-40}
 
 cleanup() {
+  [ -n "${SRV:-}" ] && kill "$SRV" 2>/dev/null
   _pid=$(console_pid 2>/dev/null || true)
   tmux -L "$SOCK" kill-server 2>/dev/null || true
   # let a console that is still saving its state finish before rm
@@ -144,22 +145,34 @@ prepare_demo() {
   dse demo --dataset "$FIXTURE" >/dev/null 2>"$T/demo.err" || { cat "$T/demo.err"; fail "dse demo failed"; }
 }
 
+# start_server: `dse serve` on a free loopback port; sets PORT and SRV.
+start_server() {
+  command -v curl >/dev/null 2>&1 || fail "curl is not installed (make deps)"
+  "$DSE_BIN" --db "$DB" serve --listen 127.0.0.1:0 >"$T/serve.out" 2>&1 &
+  SRV=$!
+  wait_cmd 10 grep -q "listening on" "$T/serve.out"
+  PORT=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/serve.out" | head -n 1)
+  [ -n "$PORT" ] || fail "dse serve did not say its port: $(cat "$T/serve.out")"
+}
+
+stop_server() {
+  [ -n "${SRV:-}" ] || return 0
+  kill "$SRV" 2>/dev/null || true
+  wait "$SRV" 2>/dev/null || true
+  SRV=""
+}
+
 # record_receipts FILE...: record crafted receipts through the public API
 # (dse serve on a loopback port + POST /api/mutation recordPredictReceipt);
 # each FILE holds {"threadId", "runId", "receipt"}.
 record_receipts() {
-  command -v curl >/dev/null 2>&1 || fail "curl is not installed (make deps)"
-  "$DSE_BIN" --db "$DB" serve --listen 127.0.0.1:0 >"$T/serve.out" 2>&1 &
-  _srv=$!
-  wait_cmd 10 grep -q "listening on" "$T/serve.out"
-  _port=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/serve.out" | head -n 1)
+  start_server
   for _f in "$@"; do
     { printf '{"path":"dse/receipts:recordPredictReceipt","format":"json","args":'
       cat "$_f"; printf '}'; } > "$T/req.json"
     curl -sS -X POST -H 'content-type: application/json' --data-binary @"$T/req.json" \
-      "http://127.0.0.1:$_port/api/mutation" > "$T/resp.json" || { kill "$_srv"; fail "curl failed"; }
-    grep -q '"status":"success"' "$T/resp.json" || { kill "$_srv"; fail "record refused: $(cat "$T/resp.json")"; }
+      "http://127.0.0.1:$PORT/api/mutation" > "$T/resp.json" || { stop_server; fail "curl failed"; }
+    grep -q '"status":"success"' "$T/resp.json" || { stop_server; fail "record refused: $(cat "$T/resp.json")"; }
   done
-  kill "$_srv" 2>/dev/null || true
-  wait "$_srv" 2>/dev/null || true
+  stop_server
 }
