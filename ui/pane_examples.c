@@ -421,6 +421,33 @@ static int key(struct pane *p, int action, int k)
     return res;
 }
 
+/* A short label for a value: the scalar values of a flat object joined by
+ * '/' ({"action":"tool","toolName":"user_update"} -> tool/user_update),
+ * else canonical JSON. */
+static const char *value_label(const cJSON *v, char *buf, size_t cap)
+{
+    if (cJSON_IsObject(v) && v->child) {
+        struct sbuf b = {0};
+        sbuf_add(&b, "", 0);
+        bool flat = true;
+        for (const cJSON *c = v->child; c && flat; c = c->next) {
+            char one[128];
+            if (cJSON_IsObject(c) || cJSON_IsArray(c))
+                flat = false;
+            else
+                sbuf_printf(&b, "%s%s", b.len ? "/" : "", cJSON_IsString(c) ? c->valuestring
+                                                         : fmt_json(c, one, sizeof one));
+        }
+        if (flat) {
+            snprintf(buf, cap, "%s", b.s);
+            sbuf_free(&b);
+            return buf;
+        }
+        sbuf_free(&b);
+    }
+    return fmt_json(v, buf, cap);
+}
+
 static void draw(struct pane *p)
 {
     struct examples *e = p->priv;
@@ -442,19 +469,34 @@ static void draw(struct pane *p)
     if (y > p->ih || !row)
         return;
     int w = p->iw - 1;
-    /* Values legend first: it is what the keys do. */
-    struct sbuf leg = {0};
-    sbuf_add(&leg, "", 0);
+    /* Values legend first: it is what the keys do (flowed over up to four
+     * lines; compact labels, the exact JSON is in the expected line). */
+    int lines = 0, x = 0;
+    char item[200], lab[160];
+    draw_clean(ui, p->win, y, 2, 10, ROLE_LABEL, "keys", TEXT_LEFT);
     int i = 1;
     const cJSON *v;
     cJSON_ArrayForEach(v, e->values)
     {
-        sbuf_printf(&leg, "%d %s  ", i++, fmt_json(v, b1, 120));
+        snprintf(item, sizeof item, "%d %s", i++, value_label(v, lab, sizeof lab));
+        char *clean = text_clean(item);
+        int iw = text_width(clean) + 2, room = w - 10;
+        if (x && x + iw > room) {
+            if (++lines >= 4 || y + 1 > p->ih) {
+                free(clean);
+                break;
+            }
+            y++;
+            x = 0;
+        }
+        draw_clean(ui, p->win, y, 12 + x, iw > room ? room : iw, ROLE_KEY, clean, TEXT_LEFT);
+        free(clean);
+        x += iw;
     }
     if (!e->values)
-        sbuf_adds(&leg, "(no enumerable output values: use e to edit)");
-    y = draw_kv(ui, p->win, y, 2, w, 10, "values", ROLE_KEY, leg.s);
-    sbuf_free(&leg);
+        draw_clean(ui, p->win, y, 12, w - 10, ROLE_DIM,
+                   "(no enumerable output values: e edits the expected JSON)", TEXT_LEFT);
+    y++;
     if (y > p->ih)
         return;
     const char *rev = review_of(row);

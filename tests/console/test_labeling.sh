@@ -24,7 +24,7 @@ orig4=$(show "$(ex 4)" | sed -n 's/.*"expectedJson":\({[^}]*}\).*/\1/p')
 
 start_console --signature SelectTool.v1 --pane examples
 wait_for "labeled 0/34 (accepted 0, rejected 0)"
-wait_for '1 {"action":"none"}'
+wait_for '1 none  2 tool/identity_update'
 
 keys a; wait_for "labeled 1/34 (accepted 1, rejected 0)"
 keys x; wait_for "labeled 2/34 (accepted 1, rejected 1)"

@@ -38,7 +38,7 @@ keys q
 
 keys 6; wait_for "Examples · SelectTool.v1"
 wait_for "labeled 0/34"
-wait_for 'values    1 '
+wait_for 'keys      1 none'
 
 # in the examples pane 7 labels; Tab moves on
 keys Tab; wait_for "Receipts · SelectTool.v1"
