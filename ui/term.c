@@ -181,6 +181,22 @@ int term_start(struct ui *ui, struct dse_err *err)
         return -1;
     }
     set_term(screen);
+    /* A terminal that cannot move the cursor (TERM=dumb) would get a
+     * garbled stream, not a screen. */
+    const char *cup = tigetstr("cup");
+    if (!cup || cup == (char *)-1) {
+        endwin();
+        delscreen(screen);
+        screen = NULL;
+        replay_stderr();
+        char *t = sanitize_str(term, 0);
+        dse_fail(err, "terminal",
+                 "terminal type '%s' cannot position the cursor; use a full-screen terminal "
+                 "(e.g. TERM=xterm-256color or vt100) or the CLI commands",
+                 t);
+        free(t);
+        return -1;
+    }
     active = true;
     cbreak();
     noecho();

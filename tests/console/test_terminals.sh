@@ -72,4 +72,9 @@ wait_file "$T/exit.txt" 10
 [ "$(cat "$T/exit.txt")" = 1 ] || fail "unknown TERM: exit $(cat "$T/exit.txt")"
 grep -q "unknown terminal type 'no-such-terminal-xyz'" "$T/stderr.txt" ||
   fail "unknown TERM message: $(cat "$T/stderr.txt")"
+# a terminal without cursor addressing is refused, not garbled
+run_with "TERM=dumb" ""
+wait_file "$T/exit.txt" 10
+[ "$(cat "$T/exit.txt")" = 1 ] || fail "TERM=dumb: exit $(cat "$T/exit.txt")"
+grep -q "cannot position the cursor" "$T/stderr.txt" || fail "TERM=dumb message: $(cat "$T/stderr.txt")"
 echo "ok: terminals, colours, locales, themes"
