@@ -1,11 +1,14 @@
 /* console: `dse console` — start-up, the main loop, key dispatch, and the
  * services of console.h.
  *
- * The loop (one poll() over stdin, the signal self-pipe and the worker
- * pipe) never blocks anywhere else.  Each pass: load the data of visible
- * panes marked stale, draw every dirty window into its own WINDOW, one
- * doupdate(), then wait for input, a signal, a worker, or the refresh
- * timer.  Key handlers and data callbacks only return intent bits. */
+ * The loop waits in one place: a poll() over stdin, the signal self-pipe
+ * and the worker pipe, with the refresh timer as its timeout.  Each pass:
+ * load the data of visible panes marked stale, draw every dirty window into
+ * its own WINDOW, one doupdate(), then wait.  Store reads run on this
+ * thread but are bounded (keyed pages, single rows), so a key press costs
+ * milliseconds even on a million receipts; anything long (compile, the
+ * holdout gate) runs in a worker job.  Key handlers and data callbacks only
+ * return intent bits. */
 #include "console.h"
 
 #include <errno.h>
@@ -1042,12 +1045,12 @@ static void main_loop(struct ui *ui, int *script, int nscript)
             timeout = 100; /* --iterations: passes at most 100 ms apart */
         struct pollfd fds[3];
         int nfds = 0;
-        int in_i = -1, sig_i, job_i;
+        int in_i = -1, job_i;
         if (!ui->headless) {
             in_i = nfds;
             fds[nfds++] = (struct pollfd){.fd = STDIN_FILENO, .events = POLLIN};
         }
-        sig_i = nfds;
+        /* the self-pipe only wakes us; the bits are read below either way */
         fds[nfds++] = (struct pollfd){.fd = term_signal_fd(), .events = POLLIN};
         job_i = nfds;
         fds[nfds++] = (struct pollfd){.fd = ui->job_pipe[0], .events = POLLIN};
@@ -1069,7 +1072,6 @@ static void main_loop(struct ui *ui, int *script, int nscript)
         }
         if (pr > 0 && (fds[job_i].revents & POLLIN))
             worker_poll(ui);
-        (void)sig_i;
         if (in_i >= 0 && pr > 0 && fds[in_i].revents) {
             if (fds[in_i].revents & (POLLHUP | POLLERR | POLLNVAL)) {
                 ui->exit_code = 128 + 1; /* the terminal is gone */
