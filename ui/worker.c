@@ -75,7 +75,22 @@ static void *job_main(void *p)
 int worker_start(struct ui *ui, struct job *j)
 {
     struct dse_err err = {0};
-    if (ui->remote || !ui->store_path[0]) {
+    if (ui->remote) {
+        /* The same URL with the token from the same environment variable;
+         * with --token-file the handle is shared (its lock serialises). */
+        const char *var = ui->ctx->token_env ? ui->ctx->token_env : "DSE_TOKEN";
+        const char *tok = getenv(var);
+        j->st = NULL;
+        if (!ui->ctx->token_file && ui->ctx->remote)
+            j->st = store_open_remote(ui->ctx->remote, tok && *tok ? tok : NULL, 0, &err);
+        if (j->st) {
+            store_set_actor(j->st, ui->st->actor);
+            j->own_st = true;
+        } else {
+            j->st = ui->st;
+            j->own_st = false;
+        }
+    } else if (!ui->store_path[0]) {
         j->st = ui->st;
         j->own_st = false;
     } else {

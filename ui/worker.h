@@ -2,8 +2,9 @@
  * stays responsive.
  *
  * A job runs on its own thread with its own store handle (a second SQLite
- * connection on the same file; a remote store's handle is shared, its lock
- * serialises calls).  The thread reports progress by updating the job under
+ * connection on the same file, or a second client of the same remote URL
+ * with the token from the same environment variable; with --token-file the
+ * console's handle is shared and its lock serialises calls).  The thread reports progress by updating the job under
  * its mutex and writing a byte to a pipe that the main loop polls; the main
  * loop then redraws and, when the job is finished, joins the thread and
  * runs the job's done() callback on the main thread.  Nothing on the worker
