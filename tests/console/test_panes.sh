@@ -46,6 +46,16 @@ wait_for "direct.v1"
 keys Enter; wait_for "receipt "
 wait_for '"openagents.dse.predict_receipt"'
 keys q; wait_for "Receipts · SelectTool.v1"
+# server-side filters: result (f cycles all / Error / Ok) and :receipts
+keys f; wait_for "Receipts · SelectTool.v1 result=Error"
+wait_for "BudgetExceeded"
+capture; grep -q "│.* Ok  " "$T/screen.txt" && fail "an Ok receipt under result=Error"
+keys f; wait_for "Receipts · SelectTool.v1 result=Ok"
+keys f; wait_gone "result=Ok"
+type_text ':receipts error strategy=direct.v1'; keys Enter
+wait_for "result=Error strategy=direct.v1"
+type_text ':receipts all'; keys Enter
+wait_gone "result=Error"
 
 keys Tab; wait_for "Runs"
 wait_for "demo-setup"
