@@ -1280,8 +1280,12 @@ out:
     for (int i = 0; i < ui->ncmdlog; i++) {
         /* Printed after the screen is gone so the session's commands can be
          * copied into a runbook. */
-        if (!ui->headless)
-            printf("%s\n", ui->cmdlog[i]);
+        if (!ui->headless) {
+            /* ids and JSON in it came from the store: sanitise */
+            char *clean = sanitize_str(ui->cmdlog[i], 0);
+            printf("%s\n", clean);
+            free(clean);
+        }
         free(ui->cmdlog[i]);
     }
     keymap_free(ui->km);
