@@ -131,18 +131,18 @@ static void draw(struct pane *p)
     y = section(p, y + 1, "Active pointer");
     const cJSON *act = json_get(o->d, "active");
     const char *cid = json_str(act, "compiled_id", NULL);
-    snprintf(line, sizeof line, "%s  set %s (%s ago)", cid ? cid : "(none: signature defaults)",
+    snprintf(line, sizeof line, "%s%sset %s (%s ago)", fmt_id(cid, b3, sizeof b3), DOT,
              fmt_time(json_int(act, "updatedAtMs", 0), b1, sizeof b1),
              fmt_age(json_int(act, "updatedAtMs", 0), b2, sizeof b2));
     y = kv(p, y, "pointer", cid ? ROLE_VALUE : ROLE_DIM, cid ? line : "(none: signature defaults)");
     const cJSON *h = cJSON_GetArrayItem(json_get(json_get(o->d, "history"), "history"), 0);
     if (h) {
-        snprintf(line, sizeof line, "%s %s -> %s by %s: %s", json_str(h, "action", "?"),
-                 fmt_id(json_str(h, "fromCompiledId", NULL), b1, sizeof b1),
-                 json_str(h, "toCompiledId", NULL) ? fmt_id(json_str(h, "toCompiledId", NULL), b2, sizeof b2)
-                                                   : "(cleared)",
-                 json_str(h, "actorUserId", "?"), json_str(h, "reason", ""));
+        const char *to = json_str(h, "toCompiledId", NULL);
+        snprintf(line, sizeof line, "%s %s -> %s by %s", json_str(h, "action", "?"),
+                 fmt_hex8(json_str(h, "fromCompiledId", NULL), b1, sizeof b1),
+                 to ? fmt_hex8(to, b2, sizeof b2) : "(cleared)", json_str(h, "actorUserId", "?"));
         y = kv(p, y, "last move", ROLE_VALUE, line);
+        y = kv(p, y, "reason", ROLE_DIM, json_str(h, "reason", ""));
     }
 
     y = section(p, y + 1, "Canary");
@@ -156,9 +156,10 @@ static void draw(struct pane *p)
     y = kv(p, y, "verdict", vrole, v.text);
     if (cJSON_IsObject(can)) {
         snprintf(line, sizeof line, "%s at %lld%% (control %s)%sok %ld err %ld",
-                 fmt_id(json_str(can, "canary_compiled_id", NULL), b1, sizeof b1),
+                 fmt_hex8(json_str(can, "canary_compiled_id", NULL), b1, sizeof b1),
                  (long long)json_int(can, "rolloutPct", 0),
-                 fmt_id(json_str(can, "control_compiled_id", NULL), b2, sizeof b2), DOT, v.ok, v.errors);
+                 fmt_hex8(json_str(can, "control_compiled_id", NULL), b2, sizeof b2), DOT, v.ok,
+                 v.errors);
         y = kv(p, y, "canary", ROLE_VALUE, line);
     }
 
@@ -166,9 +167,8 @@ static void draw(struct pane *p)
     const cJSON *last = cJSON_GetArrayItem(json_get(json_get(o->d, "compiles"), "reports"), 0);
     if (last) {
         const cJSON *rep = json_path(json_get(json_get(o->d, "report"), "report"), "json.report");
-        snprintf(line, sizeof line, "%s  %s (%s ago)%strain %.4f%sholdout %.4f%s%d candidates",
-                 fmt_id(json_str(last, "compiled_id", NULL), b1, sizeof b1),
-                 fmt_time(json_int(last, "createdAtMs", 0), b2, sizeof b2),
+        snprintf(line, sizeof line, "%s %s ago%strain %.4f%sholdout %.4f%s%d candidates",
+                 fmt_hex8(json_str(last, "compiled_id", NULL), b1, sizeof b1),
                  fmt_age(json_int(last, "createdAtMs", 0), b3, sizeof b3), DOT,
                  json_num(rep, "trainReward", 0), DOT, json_num(rep, "holdoutReward", 0), DOT,
                  cJSON_GetArraySize(json_get(rep, "evaluatedCandidates")));
@@ -183,7 +183,7 @@ static void draw(struct pane *p)
     y = section(p, y + 1, "Traffic (last 5 minutes)");
     const cJSON *st = json_get(o->d, "stats");
     double rc = json_num(st, "receipts", 0), ec = json_num(st, "errors", 0);
-    snprintf(line, sizeof line, "%.0f receipts (%.1f/min)%s%.0f errors (%.1f%%)%slast %s ago", rc,
+    snprintf(line, sizeof line, "%.0f (%.1f/min)%s%.0f errors (%.1f%%)%slast %s ago", rc,
              rc * 60000.0 / RATE_WINDOW_MS, DOT, ec, rc > 0 ? 100.0 * ec / rc : 0.0, DOT,
              fmt_age(json_int(st, "lastReceiptAtMs", 0), b1, sizeof b1));
     y = kv(p, y, "receipts", ec > 0 ? ROLE_WARN : ROLE_VALUE, line);
@@ -193,18 +193,20 @@ static void draw(struct pane *p)
     const cJSON *sp = json_get(c, "splits");
     double acc = json_num(c, "accepted", 0), rej = json_num(c, "rejected", 0),
            tot = json_num(c, "total", 0);
-    snprintf(line, sizeof line, "%.0f total (train %.0f, holdout %.0f)%slabeled %.0f/%.0f (accepted %.0f, rejected %.0f)",
-             tot, json_num(sp, "train", 0), json_num(sp, "holdout", 0) + json_num(sp, "dev", 0), DOT,
-             acc + rej, tot, acc, rej);
+    snprintf(line, sizeof line, "%.0f (train %.0f, holdout %.0f)%slabeled %.0f/%.0f (%.0f acc., %.0f rej.)",
+             tot, json_num(sp, "train", 0), json_num(sp, "holdout", 0) + json_num(sp, "dev", 0),
+             DOT, acc + rej, tot, acc, rej);
     y = kv(p, y, "examples", ROLE_VALUE, line);
 
     y = section(p, y + 1, "Last ops run");
     const cJSON *run = json_get(json_get(o->d, "run"), "run");
     if (cJSON_IsObject(run)) {
-        snprintf(line, sizeof line, "%s %s%sstarted %s%sended %s",
-                 json_str(run, "runId", "?"), json_str(run, "status", "?"), DOT,
-                 fmt_time(json_int(run, "startedAtMs", 0), b1, sizeof b1), DOT,
-                 fmt_time(json_int(run, "endedAtMs", 0), b2, sizeof b2));
+        snprintf(line, sizeof line, "%s %s%s%s -> %s", json_str(run, "runId", "?"),
+                 json_str(run, "status", "?"), DOT,
+                 fmt_time(json_int(run, "startedAtMs", 0), b1, sizeof b1),
+                 json_int(run, "endedAtMs", 0) > 0
+                     ? fmt_clock(json_int(run, "endedAtMs", 0), b2, sizeof b2)
+                     : "(running)");
         const char *status = json_str(run, "status", "");
         y = kv(p, y, "run", !strcmp(status, "failed") ? ROLE_ERROR : ROLE_VALUE, line);
         const cJSON *ev = cJSON_GetArrayItem(json_get(json_get(o->d, "events"), "events"), 0);
