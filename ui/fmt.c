@@ -39,6 +39,19 @@ const char *fmt_time(int64_t ms, char *buf, size_t cap)
     return buf;
 }
 
+const char *fmt_mdhm(int64_t ms, char *buf, size_t cap)
+{
+    if (ms <= 0) {
+        snprintf(buf, cap, "-");
+        return buf;
+    }
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(buf, cap, "%m-%d %H:%M", &tm);
+    return buf;
+}
+
 const char *fmt_clock(int64_t ms, char *buf, size_t cap)
 {
     time_t t = (time_t)(ms / 1000);

@@ -14,6 +14,8 @@ const char *fmt_id(const char *id, char *buf, size_t cap);
 const char *fmt_hex8(const char *id, char *buf, size_t cap);
 /* Local "YYYY-MM-DD HH:MM", "-" for ms <= 0. */
 const char *fmt_time(int64_t ms, char *buf, size_t cap);
+/* Local "MM-DD HH:MM" for table columns, "-" for ms <= 0. */
+const char *fmt_mdhm(int64_t ms, char *buf, size_t cap);
 /* Local "HH:MM:SS". */
 const char *fmt_clock(int64_t ms, char *buf, size_t cap);
 /* Age since ms ("5m"), "-" for ms <= 0. */

@@ -708,7 +708,11 @@ static void layout_cols(const struct listview *lv, int w, int *out)
         flex = 0;
         for (int c = 0; c < shown; c++) {
             const struct lv_col *col = &lv->cfg.cols[c];
-            used += (col->width ? col->width : col->min) + (c ? 1 : 0);
+            int need = col->width ? col->width : col->min;
+            /* while columns to its right compete, the main text asks for more */
+            if (!col->width && col->want > need && c < shown - 1)
+                need = col->want;
+            used += need + (c ? 1 : 0);
             if (!col->width)
                 flex++;
         }
@@ -716,7 +720,11 @@ static void layout_cols(const struct listview *lv, int w, int *out)
             break;
         shown--;
     }
-    int extra = w - used;
+    /* Room beyond the minimum widths of the shown columns. */
+    int base = 2;
+    for (int c = 0; c < shown; c++)
+        base += (lv->cfg.cols[c].width ? lv->cfg.cols[c].width : lv->cfg.cols[c].min) + (c ? 1 : 0);
+    int extra = w - base;
     for (int c = 0; c < n; c++) {
         const struct lv_col *col = &lv->cfg.cols[c];
         if (c >= shown) {

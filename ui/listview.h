@@ -38,6 +38,8 @@ struct lv_col {
     int min;            /* flexible: minimum width; the first flexible
                          * column gets the room left over */
     enum text_align align;
+    int want;           /* flexible: columns to the right are dropped rather
+                         * than squeeze this one below `want` (0 = min) */
 };
 
 /* Fetch rows.  cursor NULL = from the start of dir (FWD: head, BACK: end).

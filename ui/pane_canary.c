@@ -43,9 +43,9 @@ struct canary {
 };
 
 static const struct lv_col cols[] = {
-    {"TIME", 16, 0, TEXT_LEFT},  {"ACTION", 9, 0, TEXT_LEFT},   {"CANARY", 8, 0, TEXT_LEFT},
-    {"PCT", 4, 0, TEXT_RIGHT},   {"OK/ERR", 9, 0, TEXT_RIGHT},  {"REASON", 0, 14, TEXT_LEFT},
-    {"ACTOR", 0, 6, TEXT_LEFT},
+    {"TIME", 11, 0, TEXT_LEFT, 0},  {"ACTION", 9, 0, TEXT_LEFT, 0},   {"CANARY", 8, 0, TEXT_LEFT, 0},
+    {"PCT", 4, 0, TEXT_RIGHT, 0},   {"OK/ERR", 9, 0, TEXT_RIGHT, 0},  {"REASON", 0, 14, TEXT_LEFT, 30},
+    {"ACTOR", 0, 6, TEXT_LEFT, 0},
 };
 
 static void cell(void *ctx, const cJSON *row, int col, struct sbuf *out, int *role)
@@ -56,7 +56,7 @@ static void cell(void *ctx, const cJSON *row, int col, struct sbuf *out, int *ro
     (void)ctx;
     char buf[128];
     switch (col) {
-    case 0: sbuf_adds(out, fmt_time(json_int(row, "createdAtMs", 0), buf, sizeof buf)); break;
+    case 0: sbuf_adds(out, fmt_mdhm(json_int(row, "createdAtMs", 0), buf, sizeof buf)); break;
     case 1: {
         const char *a = json_str(row, "action", "?");
         sbuf_adds(out, a);

@@ -25,8 +25,8 @@ struct compile {
 };
 
 static const struct lv_col cols[] = {
-    {"TIME", 16, 0, TEXT_LEFT}, {"COMPILED", 8, 0, TEXT_LEFT}, {"JOB", 8, 0, TEXT_LEFT},
-    {"DATASET", 8, 0, TEXT_LEFT}, {"DATASET ID", 0, 10, TEXT_LEFT},
+    {"TIME", 11, 0, TEXT_LEFT, 0}, {"COMPILED", 8, 0, TEXT_LEFT, 0}, {"JOB", 8, 0, TEXT_LEFT, 0},
+    {"DATASET", 8, 0, TEXT_LEFT, 0}, {"DATASET ID", 0, 10, TEXT_LEFT, 24},
 };
 
 static void report_key(const cJSON *row, char *buf, size_t cap)
@@ -40,7 +40,7 @@ static void cell(void *ctx, const cJSON *row, int col, struct sbuf *out, int *ro
     (void)role;
     char buf[128];
     switch (col) {
-    case 0: sbuf_adds(out, fmt_time(json_int(row, "createdAtMs", 0), buf, sizeof buf)); break;
+    case 0: sbuf_adds(out, fmt_mdhm(json_int(row, "createdAtMs", 0), buf, sizeof buf)); break;
     case 1: sbuf_adds(out, fmt_hex8(json_str(row, "compiled_id", NULL), buf, sizeof buf)); break;
     case 2: sbuf_adds(out, fmt_hex8(json_str(row, "jobHash", NULL), buf, sizeof buf)); break;
     case 3: sbuf_adds(out, fmt_hex8(json_str(row, "datasetHash", NULL), buf, sizeof buf)); break;

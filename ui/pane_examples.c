@@ -44,8 +44,8 @@ struct examples {
 };
 
 static const struct lv_col cols[] = {
-    {"EXAMPLE", 0, 12, TEXT_LEFT}, {"SPLIT", 7, 0, TEXT_LEFT}, {"REVIEW", 8, 0, TEXT_LEFT},
-    {"EXPECTED", 0, 16, TEXT_LEFT},
+    {"EXAMPLE", 0, 12, TEXT_LEFT, 0}, {"SPLIT", 7, 0, TEXT_LEFT, 0}, {"REVIEW", 8, 0, TEXT_LEFT, 0},
+    {"EXPECTED", 0, 16, TEXT_LEFT, 30},
 };
 
 static void ex_key(const cJSON *row, char *buf, size_t cap)

@@ -18,8 +18,8 @@ struct history {
 };
 
 static const struct lv_col cols[] = {
-    {"TIME", 16, 0, TEXT_LEFT},  {"ACTION", 8, 0, TEXT_LEFT},  {"FROM", 8, 0, TEXT_LEFT},
-    {"TO", 9, 0, TEXT_LEFT},     {"REASON", 0, 12, TEXT_LEFT}, {"ACTOR", 0, 8, TEXT_LEFT},
+    {"TIME", 11, 0, TEXT_LEFT, 0},  {"ACTION", 8, 0, TEXT_LEFT, 0},  {"FROM", 8, 0, TEXT_LEFT, 0},
+    {"TO", 9, 0, TEXT_LEFT, 0},     {"REASON", 0, 12, TEXT_LEFT, 30}, {"ACTOR", 0, 8, TEXT_LEFT, 0},
 };
 
 static void cell(void *ctx, const cJSON *row, int col, struct sbuf *out, int *role)
@@ -30,7 +30,7 @@ static void cell(void *ctx, const cJSON *row, int col, struct sbuf *out, int *ro
     (void)ctx;
     char buf[128];
     switch (col) {
-    case 0: sbuf_adds(out, fmt_time(json_int(row, "createdAtMs", 0), buf, sizeof buf)); break;
+    case 0: sbuf_adds(out, fmt_mdhm(json_int(row, "createdAtMs", 0), buf, sizeof buf)); break;
     case 1: {
         const char *a = json_str(row, "action", "?");
         sbuf_adds(out, a);

@@ -36,9 +36,9 @@ struct receipts {
 
 /* Columns that do not fit are dropped from the right: most useful first. */
 static const struct lv_col cols[] = {
-    {"TIME", 14, 0, TEXT_LEFT},     {"RECEIPT", 8, 0, TEXT_LEFT}, {"COMPILED", 8, 0, TEXT_LEFT},
-    {"RESULT", 6, 0, TEXT_LEFT},    {"ERROR", 0, 14, TEXT_LEFT},  {"STRATEGY", 11, 0, TEXT_LEFT},
-    {"MS", 6, 0, TEXT_RIGHT},       {"THREAD", 0, 8, TEXT_LEFT},
+    {"TIME", 14, 0, TEXT_LEFT, 0},     {"RECEIPT", 8, 0, TEXT_LEFT, 0}, {"COMPILED", 8, 0, TEXT_LEFT, 0},
+    {"RESULT", 6, 0, TEXT_LEFT, 0},    {"ERROR", 0, 14, TEXT_LEFT, 0},  {"STRATEGY", 11, 0, TEXT_LEFT, 0},
+    {"MS", 6, 0, TEXT_RIGHT, 0},       {"THREAD", 0, 8, TEXT_LEFT, 0},
 };
 
 static void rc_key(const cJSON *row, char *buf, size_t cap)

@@ -28,14 +28,14 @@ struct runs {
 };
 
 static const struct lv_col run_cols[] = {
-    {"RUN", 0, 12, TEXT_LEFT},     {"STATUS", 8, 0, TEXT_LEFT},
-    {"STARTED", 16, 0, TEXT_LEFT}, {"ENDED", 16, 0, TEXT_LEFT},
-    {"ACTOR", 0, 6, TEXT_LEFT},    {"SIGNATURES", 0, 10, TEXT_LEFT},
+    {"RUN", 0, 12, TEXT_LEFT, 0},     {"STATUS", 8, 0, TEXT_LEFT, 0},
+    {"STARTED", 11, 0, TEXT_LEFT, 0}, {"ENDED", 11, 0, TEXT_LEFT, 0},
+    {"ACTOR", 0, 6, TEXT_LEFT, 0},    {"SIGNATURES", 0, 10, TEXT_LEFT, 0},
 };
 
 static const struct lv_col ev_cols[] = {
-    {"TIME", 8, 0, TEXT_LEFT},  {"LEVEL", 5, 0, TEXT_LEFT}, {"PHASE", 14, 0, TEXT_LEFT},
-    {"MESSAGE", 0, 20, TEXT_LEFT}, {"JSON", 0, 10, TEXT_LEFT},
+    {"TIME", 8, 0, TEXT_LEFT, 0},  {"LEVEL", 5, 0, TEXT_LEFT, 0}, {"PHASE", 14, 0, TEXT_LEFT, 0},
+    {"MESSAGE", 0, 20, TEXT_LEFT, 30}, {"JSON", 0, 10, TEXT_LEFT, 0},
 };
 
 static void run_key(const cJSON *row, char *buf, size_t cap)
@@ -60,8 +60,8 @@ static void run_cell(void *ctx, const cJSON *row, int col, struct sbuf *out, int
         *role = !strcmp(s, "failed") ? ROLE_ERROR : !strcmp(s, "running") ? ROLE_WARN : ROLE_OK;
         break;
     }
-    case 2: sbuf_adds(out, fmt_time(json_int(row, "startedAtMs", 0), buf, sizeof buf)); break;
-    case 3: sbuf_adds(out, fmt_time(json_int(row, "endedAtMs", 0), buf, sizeof buf)); break;
+    case 2: sbuf_adds(out, fmt_mdhm(json_int(row, "startedAtMs", 0), buf, sizeof buf)); break;
+    case 3: sbuf_adds(out, fmt_mdhm(json_int(row, "endedAtMs", 0), buf, sizeof buf)); break;
     case 4: sbuf_adds(out, json_str(row, "actorUserId", "-")); break;
     case 5: {
         const cJSON *s;

@@ -25,8 +25,8 @@ struct sigs {
 
 /* Most useful first: columns that do not fit are dropped from the right. */
 static const struct lv_col cols[] = {
-    {"SIGNATURE", 0, 12, TEXT_LEFT}, {"ACTIVE", 8, 0, TEXT_LEFT}, {"CANARY", 7, 0, TEXT_RIGHT},
-    {"R/M", 4, 0, TEXT_RIGHT},       {"ERR%", 4, 0, TEXT_RIGHT},  {"CMP", 4, 0, TEXT_RIGHT},
+    {"SIGNATURE", 0, 12, TEXT_LEFT, 0}, {"ACTIVE", 8, 0, TEXT_LEFT, 0}, {"CANARY", 7, 0, TEXT_RIGHT, 0},
+    {"R/M", 4, 0, TEXT_RIGHT, 0},       {"ERR%", 4, 0, TEXT_RIGHT, 0},  {"CMP", 4, 0, TEXT_RIGHT, 0},
 };
 
 static void sig_key(const cJSON *row, char *buf, size_t cap)
