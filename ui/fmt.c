@@ -22,8 +22,12 @@ const char *fmt_hex8(const char *id, char *buf, size_t cap)
 {
     if (!id || !*id)
         snprintf(buf, cap, "-");
-    else
-        snprintf(buf, cap, "%.8s", strncmp(id, "sha256:", 7) == 0 ? id + 7 : id);
+    else {
+        /* 8 characters, never half of one */
+        const char *s = strncmp(id, "sha256:", 7) == 0 ? id + 7 : id;
+        size_t n = util_utf8_prefix(s, strlen(s), 8);
+        snprintf(buf, cap, "%.*s", (int)n, s);
+    }
     return buf;
 }
 

@@ -62,7 +62,7 @@ static void cell(void *ctx, const cJSON *row, int col, struct sbuf *out, int *ro
         sbuf_printf(out, "%.5s %s", buf + 5, fmt_clock(ms, clock, sizeof clock));
         break;
     }
-    case 1: sbuf_printf(out, "%.8s", json_str(row, "receiptId", "")); break;
+    case 1: sbuf_adds(out, fmt_hex8(json_str(row, "receiptId", ""), buf, sizeof buf)); break;
     case 2: sbuf_adds(out, fmt_hex8(json_str(row, "compiled_id", NULL), buf, sizeof buf)); break;
     case 3: sbuf_adds(out, json_str(row, "strategyId", "-")); break;
     case 4: {

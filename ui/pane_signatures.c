@@ -49,11 +49,7 @@ static void cell(void *ctx, const cJSON *row, int col, struct sbuf *out, int *ro
     }
     case 1: {
         const char *c = json_str(row, "compiled_id", NULL);
-        if (c && !strncmp(c, "sha256:", 7))
-            snprintf(buf, sizeof buf, "%.8s", c + 7);
-        else
-            snprintf(buf, sizeof buf, "%s", c ? c : "-");
-        sbuf_adds(out, buf);
+        sbuf_adds(out, fmt_hex8(c, buf, sizeof buf));
         if (!c)
             *role = ROLE_DIM;
         break;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <wchar.h>
 
+#include "fmt.c"
 #include "text.c"
 
 static int setup(void **state)
@@ -124,12 +125,32 @@ static void test_prefix_and_find(void **state)
     assert_null(text_find("Hello", "xyz"));
 }
 
+static void test_fmt_ids(void **state)
+{
+    (void)state;
+    char b[64];
+    assert_string_equal(fmt_hex8("sha256:2cf87193997dd957", b, sizeof b), "2cf87193");
+    assert_string_equal(fmt_hex8(NULL, b, sizeof b), "-");
+    /* never half a character */
+    assert_string_equal(fmt_hex8("sha256:\xe6\xbc\xa2\xe5\xad\x97\xe6\xbc\xa2\xe5\xad\x97"
+                                 "\xe6\xbc\xa2\xe5\xad\x97\xe6\xbc\xa2\xe5\xad\x97\xe6\xbc\xa2",
+                                 b, sizeof b),
+                        "\xe6\xbc\xa2\xe5\xad\x97\xe6\xbc\xa2\xe5\xad\x97\xe6\xbc\xa2\xe5\xad\x97"
+                        "\xe6\xbc\xa2\xe5\xad\x97");
+    assert_string_equal(fmt_id("sha256:2cf87193997dd957", b, sizeof b), "sha256:2cf87193");
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "n", 1.5);
+    assert_string_equal(fmt_field(o, "n", b, sizeof b), "1.5");
+    assert_string_equal(fmt_field(o, "missing", b, sizeof b), "-");
+    cJSON_Delete(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ascii_fit),      cmocka_unit_test(test_wide_and_combining),
         cmocka_unit_test(test_hostile_cells),  cmocka_unit_test(test_ascii_mode),
-        cmocka_unit_test(test_prefix_and_find),
+        cmocka_unit_test(test_prefix_and_find), cmocka_unit_test(test_fmt_ids),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
