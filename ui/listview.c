@@ -702,10 +702,9 @@ static void layout_cols(const struct listview *lv, int w, int *out)
 {
     int n = lv->cfg.ncols;
     int used = 2; /* marker + space */
-    int flex = 0, shown = n;
+    int shown = n;
     for (;;) {
         used = 2;
-        flex = 0;
         for (int c = 0; c < shown; c++) {
             const struct lv_col *col = &lv->cfg.cols[c];
             int need = col->width ? col->width : col->min;
@@ -713,8 +712,6 @@ static void layout_cols(const struct listview *lv, int w, int *out)
             if (!col->width && col->want > need && c < shown - 1)
                 need = col->want;
             used += need + (c ? 1 : 0);
-            if (!col->width)
-                flex++;
         }
         if (used <= w || shown == 1)
             break;
@@ -725,6 +722,14 @@ static void layout_cols(const struct listview *lv, int w, int *out)
     for (int c = 0; c < shown; c++)
         base += (lv->cfg.cols[c].width ? lv->cfg.cols[c].width : lv->cfg.cols[c].min) + (c ? 1 : 0);
     int extra = w - base;
+    /* The pane's main text takes the room: the shown flexible column with
+     * the largest `want` (the first one on a tie). */
+    int main_col = -1;
+    for (int c = 0; c < shown; c++) {
+        const struct lv_col *col = &lv->cfg.cols[c];
+        if (!col->width && (main_col < 0 || col->want > lv->cfg.cols[main_col].want))
+            main_col = c;
+    }
     for (int c = 0; c < n; c++) {
         const struct lv_col *col = &lv->cfg.cols[c];
         if (c >= shown) {
@@ -732,8 +737,7 @@ static void layout_cols(const struct listview *lv, int w, int *out)
             continue;
         }
         out[c] = col->width ? col->width : col->min;
-        /* The first flexible column (the pane's main text) takes the room. */
-        if (!col->width && flex && extra > 0) {
+        if (c == main_col && extra > 0) {
             out[c] += extra;
             extra = 0;
         }

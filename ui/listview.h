@@ -35,11 +35,12 @@ enum lv_dir { LV_FWD, LV_BACK };
 struct lv_col {
     const char *title;
     int width;          /* fixed width, or 0 for flexible */
-    int min;            /* flexible: minimum width; the first flexible
-                         * column gets the room left over */
+    int min;            /* flexible: minimum width */
     enum text_align align;
     int want;           /* flexible: columns to the right are dropped rather
-                         * than squeeze this one below `want` (0 = min) */
+                         * than squeeze this one below `want` (0 = min); the
+                         * flexible column with the largest want (else the
+                         * first) gets the room left over */
 };
 
 /* Fetch rows.  cursor NULL = from the start of dir (FWD: head, BACK: end).
