@@ -722,14 +722,17 @@ static void layout_cols(const struct listview *lv, int w, int *out)
     for (int c = 0; c < shown; c++)
         base += (lv->cfg.cols[c].width ? lv->cfg.cols[c].width : lv->cfg.cols[c].min) + (c ? 1 : 0);
     int extra = w - base;
-    /* The pane's main text takes the room: the shown flexible column with
-     * the largest `want` (the first one on a tie). */
-    int main_col = -1;
+    /* Spare room goes to the shown flexible columns in proportion to what
+     * they want (want, else min). */
+    int total_want = 0, last_flex = -1;
     for (int c = 0; c < shown; c++) {
         const struct lv_col *col = &lv->cfg.cols[c];
-        if (!col->width && (main_col < 0 || col->want > lv->cfg.cols[main_col].want))
-            main_col = c;
+        if (!col->width) {
+            total_want += col->want > col->min ? col->want : col->min;
+            last_flex = c;
+        }
     }
+    int left = extra > 0 ? extra : 0;
     for (int c = 0; c < n; c++) {
         const struct lv_col *col = &lv->cfg.cols[c];
         if (c >= shown) {
@@ -737,11 +740,15 @@ static void layout_cols(const struct listview *lv, int w, int *out)
             continue;
         }
         out[c] = col->width ? col->width : col->min;
-        if (c == main_col && extra > 0) {
-            out[c] += extra;
-            extra = 0;
+        if (!col->width && total_want > 0 && extra > 0) {
+            int wnt = col->want > col->min ? col->want : col->min;
+            int share = c == last_flex ? left : extra * wnt / total_want;
+            out[c] += share;
+            left -= share;
         }
     }
+    if (last_flex >= 0)
+        extra = 0;
     if (shown == 1 && used > w)
         out[0] = w - 2 > 0 ? w - 2 : 0;
     /* Leftover (no flexible column) goes to the last shown column. */

@@ -38,9 +38,8 @@ struct lv_col {
     int min;            /* flexible: minimum width */
     enum text_align align;
     int want;           /* flexible: columns to the right are dropped rather
-                         * than squeeze this one below `want` (0 = min); the
-                         * flexible column with the largest want (else the
-                         * first) gets the room left over */
+                         * than squeeze this one below `want` (0 = min);
+                         * spare room is shared in proportion to it */
 };
 
 /* Fetch rows.  cursor NULL = from the start of dir (FWD: head, BACK: end).

@@ -44,7 +44,7 @@ struct examples {
 };
 
 static const struct lv_col cols[] = {
-    {"EXAMPLE", 0, 12, TEXT_LEFT, 0}, {"SPLIT", 7, 0, TEXT_LEFT, 0}, {"REVIEW", 8, 0, TEXT_LEFT, 0},
+    {"EXAMPLE", 0, 12, TEXT_LEFT, 30}, {"SPLIT", 7, 0, TEXT_LEFT, 0}, {"REVIEW", 8, 0, TEXT_LEFT, 0},
     {"EXPECTED", 0, 16, TEXT_LEFT, 30},
 };
 
