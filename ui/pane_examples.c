@@ -58,6 +58,33 @@ static const char *review_of(const cJSON *row)
     return json_str(json_path(row, "meta.review"), "status", NULL);
 }
 
+/* A short label for a value: the scalar values of a flat object joined by
+ * '/' ({"action":"tool","toolName":"user_update"} -> tool/user_update),
+ * else canonical JSON. */
+static const char *value_label(const cJSON *v, char *buf, size_t cap)
+{
+    if (cJSON_IsObject(v) && v->child) {
+        struct sbuf b = {0};
+        sbuf_add(&b, "", 0);
+        bool flat = true;
+        for (const cJSON *c = v->child; c && flat; c = c->next) {
+            char one[128];
+            if (cJSON_IsObject(c) || cJSON_IsArray(c))
+                flat = false;
+            else
+                sbuf_printf(&b, "%s%s", b.len ? "/" : "", cJSON_IsString(c) ? c->valuestring
+                                                         : fmt_json(c, one, sizeof one));
+        }
+        if (flat) {
+            snprintf(buf, cap, "%s", b.s);
+            sbuf_free(&b);
+            return buf;
+        }
+        sbuf_free(&b);
+    }
+    return fmt_json(v, buf, cap);
+}
+
 static void cell(void *ctx, const cJSON *row, int col, struct sbuf *out, int *role)
 {
     (void)ctx;
@@ -77,7 +104,7 @@ static void cell(void *ctx, const cJSON *row, int col, struct sbuf *out, int *ro
         *role = !r ? ROLE_DIM : !strcmp(r, "accepted") ? ROLE_OK : ROLE_ERROR;
         break;
     }
-    case 3: sbuf_adds(out, fmt_json(json_get(row, "expectedJson"), buf, sizeof buf)); break;
+    case 3: sbuf_adds(out, value_label(json_get(row, "expectedJson"), buf, sizeof buf)); break;
     default: break;
     }
 }
@@ -419,33 +446,6 @@ static int key(struct pane *p, int action, int k)
     }
     cJSON_Delete(cur);
     return res;
-}
-
-/* A short label for a value: the scalar values of a flat object joined by
- * '/' ({"action":"tool","toolName":"user_update"} -> tool/user_update),
- * else canonical JSON. */
-static const char *value_label(const cJSON *v, char *buf, size_t cap)
-{
-    if (cJSON_IsObject(v) && v->child) {
-        struct sbuf b = {0};
-        sbuf_add(&b, "", 0);
-        bool flat = true;
-        for (const cJSON *c = v->child; c && flat; c = c->next) {
-            char one[128];
-            if (cJSON_IsObject(c) || cJSON_IsArray(c))
-                flat = false;
-            else
-                sbuf_printf(&b, "%s%s", b.len ? "/" : "", cJSON_IsString(c) ? c->valuestring
-                                                         : fmt_json(c, one, sizeof one));
-        }
-        if (flat) {
-            snprintf(buf, cap, "%s", b.s);
-            sbuf_free(&b);
-            return buf;
-        }
-        sbuf_free(&b);
-    }
-    return fmt_json(v, buf, cap);
 }
 
 static void draw(struct pane *p)
