@@ -347,7 +347,24 @@ static cJSON *lm_json(const struct run *r)
     return o;
 }
 
-static cJSON *build_receipt(struct run *r, const struct dse_err *error, int64_t ended_at)
+/* Our extension: the receipt keeps the input and the decoded output (when
+ * each fits in RECEIPT_IO_MAX canonical characters) so a live receipt can be
+ * replayed or turned into a labelled example; the reference keeps only
+ * their hashes. */
+#define RECEIPT_IO_MAX 65536
+
+static void set_io(cJSON *rc, const char *key, const cJSON *v)
+{
+    if (!v)
+        return;
+    char *c = json_canonical(v);
+    if (strlen(c) <= RECEIPT_IO_MAX)
+        json_set_copy(rc, key, v);
+    free(c);
+}
+
+static cJSON *build_receipt(struct run *r, const struct dse_err *error, const cJSON *output,
+                            int64_t ended_at)
 {
     char in_h[HASH_ID_LEN + 1], out_h[HASH_ID_LEN + 1], ir_h[HASH_ID_LEN + 1],
         params_h[HASH_ID_LEN + 1];
@@ -411,6 +428,9 @@ static cJSON *build_receipt(struct run *r, const struct dse_err *error, int64_t 
     }
     json_set(rc, "result", res);
     json_set(rc, "lm", lm_json(r));
+    set_io(rc, "input", r->input);
+    if (!error)
+        set_io(rc, "output", output);
     return rc;
 }
 
@@ -465,7 +485,7 @@ static void run_once(struct run *r, const struct dse_err *pre_error, struct pred
     int64_t ended = util_now_ms();
     res->ok = out != NULL;
     res->output = out;
-    res->receipt = build_receipt(r, out ? NULL : &err, ended);
+    res->receipt = build_receipt(r, out ? NULL : &err, out, ended);
     snprintf(res->receipt_id, sizeof res->receipt_id, "%s", r->receipt_id);
     if (!out)
         res->error = err;

@@ -46,6 +46,9 @@
  *          answered the first call (else the client's default),
  *          "calls": LM requests made (provider calls + cache hits),
  *          "cacheHits": n}
+ * and, so a live receipt can be replayed or turned into a labelled example,
+ *   "input": the signature input, "output": the decoded output (Ok only),
+ * each kept when its canonical JSON is at most 64 KiB.
  *
  * Few-shot extension: params.fewShot.demos ([{id, input, output}]) are
  * rendered after the authored demos; see render.h for the selection rule.

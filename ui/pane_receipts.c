@@ -344,8 +344,8 @@ static void make_example(struct pane *p, const cJSON *row)
     ui_sig_label_of(r_sig(p), label, sizeof label);
     if (!input) {
         ui_msg(ui, ROLE_WARN,
-               "receipt %.8s carries no input (receipts store hashes; only RLM traces keep the "
-               "input), so it cannot become an example",
+               "receipt %.8s carries no input (it was over 64 KiB, or written by another "
+               "system that keeps only hashes), so it cannot become an example",
                rid);
     } else if (!output || cJSON_IsNull(output)) {
         ui_msg(ui, ROLE_WARN, "receipt %.8s has no decoded output to use as the expected value "

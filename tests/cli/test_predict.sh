@@ -50,6 +50,9 @@ expect_rc 0 "$D" --db "$DB" receipt "$RID"
 grep -q "run-1" "$T/out" || fail "receipt run id: $(head -c 400 "$T/out")"
 grep -q "openagents.dse.predict_receipt" "$T/out" || fail "receipt format"
 grep -q "local-knn" "$T/out" || fail "receipt names the model"
+# our extension: the input and the decoded output travel with the receipt
+tr -d ' \n' < "$T/out" | grep -q '"input":{' || fail "receipt keeps no input"
+tr -d ' \n' < "$T/out" | grep -q '"output":{"action":' || fail "receipt keeps no output"
 
 # an input the schema refuses: receipted error, exit 1
 expect_rc 1 "$D" --db "$DB" --json predict --signature SelectTool.v1 --thread t2 --input '{"message":"x"}'
