@@ -170,7 +170,7 @@ int cmd_signatures(struct cli_ctx *ctx, int argc, char **argv)
 /* ---- examples ---- */
 
 static const char examples_usage[] =
-    "dse examples import FILE | export | list | put | show --signature ID [options]";
+    "dse examples import FILE | export | list | put | review | show --signature ID [options]";
 
 static int examples_import(struct cli_ctx *ctx, const char *sig, const char *file,
                            const char *source)
@@ -282,7 +282,8 @@ static cJSON *parse_json_arg(const char *what, const char *arg, struct dse_err *
 /* `examples put` goes through the same row checks as an import (dataset
  * parse of a one-line JSONL document), then one putExample upsert. */
 static int examples_put(struct cli_ctx *ctx, const char *sig, const char *id, const char *input,
-                        const char *expected, const char *split, const char *tags)
+                        const char *expected, const char *split, const char *tags,
+                        const char *meta)
 {
     if (!id || !input || !expected)
         return cli_usage_error(examples_usage, "put needs --id, --input and --expected");
@@ -304,6 +305,18 @@ static int examples_put(struct cli_ctx *ctx, const char *sig, const char *id, co
     json_set(row, "inputJson", in);
     json_set(row, "expectedJson", exp);
     json_set_str(row, "split", split);
+    if (meta) {
+        cJSON *m = parse_json_arg("--meta", meta, &err);
+        if (!m || !cJSON_IsObject(m)) {
+            if (m)
+                dse_fail(&err, "invalid_input", "--meta must be a JSON object");
+            cJSON_Delete(m);
+            cJSON_Delete(row);
+            cJSON_Delete(s);
+            return cli_report(&err);
+        }
+        json_set(row, "meta", m);
+    }
     if (tags) {
         cJSON *arr = json_arr();
         char *copy = xstrdup(tags), *save = NULL;
@@ -336,10 +349,73 @@ static int examples_put(struct cli_ctx *ctx, const char *sig, const char *id, co
     return rc;
 }
 
+/* The labelling decision of the console's a/x keys: meta.review =
+ * {status, atMs, by}; "none" removes it.  Everything else is kept. */
+static int examples_review(struct cli_ctx *ctx, const char *sig, const char *id,
+                           const char *status)
+{
+    if (!id || !status)
+        return cli_usage_error(examples_usage, "review needs --id and --status");
+    if (strcmp(status, "accepted") && strcmp(status, "rejected") && strcmp(status, "none"))
+        return cli_usage_error(examples_usage,
+                               "--status must be accepted, rejected or none, not '%s'", status);
+    cJSON *args = json_obj(), *out = NULL;
+    json_set_str(args, "signatureId", sig);
+    json_set_str(args, "exampleId", id);
+    int rc = cli_call(ctx, STORE_OP_examples_get, args, &out);
+    if (rc)
+        return rc;
+    cJSON *ex = cJSON_DetachItemFromObjectCaseSensitive(out, "example");
+    cJSON_Delete(out);
+    if (!ex || !cJSON_IsObject(ex)) {
+        cJSON_Delete(ex);
+        fprintf(stderr, "dse: example_not_found: no example %s\n", cli_cell(id, 0));
+        return EXIT_REFUSED;
+    }
+    /* putExample clears absent fields, so send the row back whole. */
+    cJSON *put = json_obj();
+    static const char *const keep[] = {"signatureId", "exampleId", "inputJson", "expectedJson",
+                                       "split", "tags", "source", "meta"};
+    for (size_t i = 0; i < ARRAY_LEN(keep); i++) {
+        const cJSON *v = json_get(ex, keep[i]);
+        if (v && !cJSON_IsNull(v))
+            json_set_copy(put, keep[i], v);
+    }
+    cJSON_Delete(ex);
+    cJSON *meta = cJSON_DetachItemFromObjectCaseSensitive(put, "meta");
+    if (!cJSON_IsObject(meta)) {
+        cJSON_Delete(meta);
+        meta = json_obj();
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(meta, "review");
+    if (strcmp(status, "none")) {
+        cJSON *rev = json_obj();
+        json_set_str(rev, "status", status);
+        json_set_num(rev, "atMs", (double)util_now_ms());
+        if (ctx->st->actor[0])
+            json_set_str(rev, "by", ctx->st->actor);
+        json_set(meta, "review", rev);
+    }
+    if (meta->child)
+        json_set(put, "meta", meta);
+    else
+        cJSON_Delete(meta);
+    rc = cli_call(ctx, STORE_OP_examples_put, put, &out);
+    if (!rc) {
+        if (ctx->json)
+            cli_print_json(out);
+        else
+            printf("%s: review %s\n", cli_cell(id, 0), status);
+    }
+    cJSON_Delete(out);
+    return rc;
+}
+
 int cmd_examples(struct cli_ctx *ctx, int argc, char **argv)
 {
     const char *sig_name = NULL, *split = NULL, *output = NULL, *cursor = NULL, *id = NULL,
-               *input = NULL, *expected = NULL, *tags = NULL, *source = NULL;
+               *input = NULL, *expected = NULL, *tags = NULL, *source = NULL, *meta = NULL,
+               *status = NULL;
     long long limit = 50;
     struct cli_opt opts[] = {
         {"signature", 's', CLI_STR, &sig_name, "ID", "signature id, key or unique suffix"},
@@ -351,6 +427,8 @@ int cmd_examples(struct cli_ctx *ctx, int argc, char **argv)
         {"input", 0, CLI_STR, &input, "JSON|@FILE", "put: input JSON"},
         {"expected", 0, CLI_STR, &expected, "JSON|@FILE", "put: expected output JSON"},
         {"tags", 0, CLI_STR, &tags, "A,B", "put: comma-separated tags"},
+        {"meta", 0, CLI_STR, &meta, "JSON|@FILE", "put: the example's meta object"},
+        {"status", 0, CLI_STR, &status, "S", "review: accepted, rejected or none"},
         {"source", 0, CLI_STR, &source, "TEXT", "import: recorded as each row's source"},
         {0}};
     char **pos;
@@ -362,7 +440,8 @@ int cmd_examples(struct cli_ctx *ctx, int argc, char **argv)
                       "  export       the same JSONL format, by exampleId (re-import gives the\n"
                       "               same datasetHash)\n"
                       "  list         one page of examples by exampleId\n"
-                      "  put          insert or update one example\n"
+                      "  put          insert or update one example (absent fields are cleared)\n"
+                      "  review       set the review status (meta.review) of one example\n"
                       "  show         one example as JSON",
                       &pos);
     if (n < 0)
@@ -376,7 +455,7 @@ int cmd_examples(struct cli_ctx *ctx, int argc, char **argv)
                                split);
     int rc = 0;
     if (strcmp(verb, "import") && strcmp(verb, "export") && strcmp(verb, "list") &&
-        strcmp(verb, "put") && strcmp(verb, "show"))
+        strcmp(verb, "put") && strcmp(verb, "show") && strcmp(verb, "review"))
         return cli_usage_error(examples_usage, "unknown subcommand '%s'", verb);
     if (!strcmp(verb, "import") && n != 2)
         return cli_usage_error(examples_usage, "import needs exactly one FILE (use - for stdin)");
@@ -388,7 +467,9 @@ int cmd_examples(struct cli_ctx *ctx, int argc, char **argv)
     } else if (!strcmp(verb, "export")) {
         rc = examples_export(ctx, sig, split, output);
     } else if (!strcmp(verb, "put")) {
-        rc = examples_put(ctx, sig, id, input, expected, split, tags);
+        rc = examples_put(ctx, sig, id, input, expected, split, tags, meta);
+    } else if (!strcmp(verb, "review")) {
+        rc = examples_review(ctx, sig, id ? id : (n > 1 ? pos[1] : NULL), status);
     } else if (!strcmp(verb, "show")) {
         const char *eid = id ? id : (n > 1 ? pos[1] : NULL);
         if (!eid) {

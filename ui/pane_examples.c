@@ -227,6 +227,42 @@ static cJSON *put_args(const char *sig, const cJSON *row)
     return a;
 }
 
+/* Echo the CLI command equivalent to writing `row`: a bare review change
+ * is `examples review`; anything else is the whole row as `examples put`
+ * (putExample clears absent fields, so split, tags and meta go along). */
+static const char *echo_put(struct ui *ui, const char *sig, const cJSON *row, const char *what)
+{
+    const char *id = json_str(row, "exampleId", "");
+    if (!strcmp(what, "accepted") || !strcmp(what, "rejected"))
+        return ui_echo(ui, "examples review --signature %s --id %s --status %s", ui_shq(sig),
+                       ui_shq(id), what);
+    char in[400], ex[400], meta[600], tags[300];
+    char split[40] = "", metaarg[620] = "", tagarg[320] = "";
+    const char *sp = json_str(row, "split", NULL);
+    if (sp)
+        snprintf(split, sizeof split, " --split %s", sp);
+    const cJSON *m = json_get(row, "meta");
+    if (cJSON_IsObject(m) && m->child)
+        snprintf(metaarg, sizeof metaarg, " --meta %s", ui_shq(fmt_json(m, meta, sizeof meta)));
+    const cJSON *t = json_get(row, "tags");
+    if (cJSON_IsArray(t) && t->child) {
+        size_t off = 0;
+        const cJSON *tag;
+        tags[0] = 0;
+        cJSON_ArrayForEach(tag, t)
+        {
+            if (cJSON_IsString(tag) && off + strlen(tag->valuestring) + 2 < sizeof tags)
+                off += (size_t)snprintf(tags + off, sizeof tags - off, "%s%s", off ? "," : "",
+                                        tag->valuestring);
+        }
+        snprintf(tagarg, sizeof tagarg, " --tags %s", ui_shq(tags));
+    }
+    return ui_echo(ui, "examples put --signature %s --id %s --input %s --expected %s%s%s%s  # %s",
+                   ui_shq(sig), ui_shq(id), ui_shq(fmt_json(json_get(row, "inputJson"), in, sizeof in)),
+                   ui_shq(fmt_json(json_get(row, "expectedJson"), ex, sizeof ex)), split, tagarg,
+                   metaarg, what);
+}
+
 /* Write `after` (consumed) in place of `before`, remember `before` for
  * undo, echo the CLI equivalent, advance.  Returns true when written. */
 static bool decide(struct pane *p, const cJSON *before, cJSON *after, const char *what,
@@ -248,16 +284,7 @@ static bool decide(struct pane *p, const cJSON *before, cJSON *after, const char
         e->nundo--;
     }
     e->undo[e->nundo++] = json_dup(before);
-    char in[400], ex[400];
-    const char *split = json_str(after, "split", NULL);
-    char splitarg[40] = "";
-    if (split)
-        snprintf(splitarg, sizeof splitarg, " --split %s", split);
-    const char *cmd = ui_echo(ui, "examples put --signature %s --id %s --input %s --expected %s%s  # %s",
-                              ui_shq(e->sig), ui_shq(json_str(after, "exampleId", "")),
-                              ui_shq(fmt_json(json_get(after, "inputJson"), in, sizeof in)),
-                              ui_shq(fmt_json(json_get(after, "expectedJson"), ex, sizeof ex)),
-                              splitarg, what);
+    const char *cmd = echo_put(ui, e->sig, after, what);
     ui_msg(ui, ROLE_OK, "%s: %s   %s", json_str(after, "exampleId", ""), what, cmd);
     cJSON_Delete(after);
     if (advance)
@@ -391,11 +418,7 @@ static void undo(struct pane *p)
     if (ui_call(ui, STORE_OP_examples_put, put_args(e->sig, before), NULL) < 0)
         return;
     e->nundo--;
-    char in[400], ex[400];
-    const char *cmd = ui_echo(ui, "examples put --signature %s --id %s --input %s --expected %s  # undo",
-                              ui_shq(e->sig), ui_shq(json_str(before, "exampleId", "")),
-                              ui_shq(fmt_json(json_get(before, "inputJson"), in, sizeof in)),
-                              ui_shq(fmt_json(json_get(before, "expectedJson"), ex, sizeof ex)));
+    const char *cmd = echo_put(ui, e->sig, before, "undo");
     ui_msg(ui, ROLE_OK, "undone: %s restored (%d more undo%s)   %s",
            json_str(before, "exampleId", ""), e->nundo, e->nundo == 1 ? "" : "s", cmd);
     listview_select_key(&e->lv, json_str(before, "exampleId", ""));

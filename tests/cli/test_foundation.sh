@@ -42,9 +42,32 @@ expect_rc 0 "$D" --db "$DB" --json dataset hash --signature SelectTool.v1 --spli
 grep -q '"datasetHash": "sha256:75a184ffb833f9f7871ea165ca57620da6d571d9ad90e60bd0d2cf90dc8e07b7"' "$T/out" || fail "holdout hash"
 grep -q '"selectedExampleIdsHash": "sha256:8670788823b8d825d2cc679bc308b1dd888b2f9eb6cf6e4cf24e611cf7f31905"' "$T/out" || fail "ids hash"
 
+# review status (the console's a/x) and put with --meta keep the datasetHash
+EX=selecttool.v1.train.identity_vibe_sarcastic
+expect_rc 0 "$D" --db "$DB" examples review --signature SelectTool.v1 --id "$EX" --status rejected
+expect_rc 0 "$D" --db "$DB" --json examples show --signature SelectTool.v1 --id "$EX"
+tr -d ' \n' < "$T/out" | grep -q '"review":{[^}]*"status":"rejected"' || fail "review not stored: $(cat "$T/out")"
+expect_rc 2 "$D" --db "$DB" examples review --signature SelectTool.v1 --id "$EX" --status maybe
+expect_rc 1 "$D" --db "$DB" examples review --signature SelectTool.v1 --id no.such.example --status accepted
+expect_rc 0 "$D" --db "$DB" examples review --signature SelectTool.v1 --id "$EX" --status none
+expect_rc 0 "$D" --db "$DB" --json examples show --signature SelectTool.v1 --id "$EX"
+grep -q '"review"' "$T/out" && fail "review none left meta.review"
+expect_rc 0 "$D" --db "$DB" examples put --signature SelectTool.v1 --id extra.one --split train \
+  --input '{"message":"hi","blueprintHint":{"userHandle":"a","agentName":"b"}}' \
+  --expected '{"action":"none"}' --meta '{"note":"x"}'
+expect_rc 0 "$D" --db "$DB" --json examples show --signature SelectTool.v1 --id extra.one
+tr -d ' \n' < "$T/out" | grep -q '"meta":{"note":"x"}' || fail "put --meta"
+expect_rc 2 "$D" --db "$DB" examples put --signature SelectTool.v1 --id extra.two \
+  --input '{"message":"hi","blueprintHint":{"userHandle":"a","agentName":"b"}}' --expected '{"action":"none"}' --meta '[1]'
+"$D" --db "$DB" --json examples show --signature SelectTool.v1 --id extra.two >/dev/null 2>&1 && fail "bad --meta wrote a row"
+expect_rc 0 "$D" --db "$DB" dataset hash --signature SelectTool.v1
+[ "$(cat "$T/out")" != "sha256:a0b955178d5b6a32a14dcd6d133c4f70ae3e0580d8e8d6617b186f5bbe54a604" ] || fail "extra row did not change the hash"
+
 # export and re-import into a fresh store: same datasetHash
 expect_rc 0 "$D" --db "$DB" examples export --signature SelectTool.v1 -o "$T/export.jsonl"
-[ "$(wc -l < "$T/export.jsonl")" = 34 ] || fail "export rows"
+[ "$(wc -l < "$T/export.jsonl")" = 35 ] || fail "export rows"
+grep -v '"exampleId":"extra.one"' "$T/export.jsonl" > "$T/export34.jsonl"
+mv "$T/export34.jsonl" "$T/export.jsonl"
 expect_rc 0 "$D" --db "$T/b.db" init
 expect_rc 0 "$D" --db "$T/b.db" examples import "$T/export.jsonl" --signature SelectTool.v1
 expect_rc 0 "$D" --db "$T/b.db" dataset hash --signature SelectTool.v1
