@@ -8,6 +8,7 @@
 #   BENCH_RECEIPTS (1000000)  BENCH_EXAMPLES (100000)  BENCH_SEED (1)
 #   BENCH_SECONDS (5)         seconds per wrk run
 #   BENCH_LM_LATENCY (50)     ms per fake LM call
+#   BENCH_OWN_CLIENT (0)      1: also measure dse serve with bench_http (always when no wrk)
 #   BENCH_ONLY                space-separated subset: gen receipts serve compile console
 set -u
 : "${DSE_BIN:?}" "${DSE_SRCDIR:?}" "${DSE_BENCH_BIN:?}"
@@ -94,9 +95,15 @@ if want serve; then
         printf "ROW|dse serve small queries/s, %d keep-alive client%s (wrk, loopback)|>= 5,000/s|%.0f /s|%.2f|p50 %.2f ms, p99 %.2f ms, %d errors\n",
           c, (c > 1 ? "s" : ""), rate, 5000 / rate, p50 / 1000, p99 / 1000, e }' >>"$rows"
     done
-  else
-    say "wrk is not installed (apt-get install wrk); serve query figures not measured"
-    echo "ROW|dse serve small queries/s|>= 5,000/s|not measured|-|wrk missing: apt-get install wrk" >>"$rows"
+  fi
+  # our own bounded client: when wrk is missing, or as a cross-check
+  if ! command -v wrk >/dev/null 2>&1 || [ "${BENCH_OWN_CLIENT:-0}" = 1 ]; then
+    command -v wrk >/dev/null 2>&1 || say "wrk is not installed (apt-get install wrk): using bench_http"
+    hostport=${url#http://}
+    for c in 1 8 64; do
+      say "bench_http: $c keep-alive connections, ${SECS}s"
+      "$B/bench_http" "$hostport" "$ADMIN" "$c" "$SECS" | collect
+    done
   fi
   stop_serve
   say "receipt recording through dse serve"
