@@ -256,13 +256,13 @@ int main(int argc, char **argv)
         press(&t, &cursor, i % 4 < 2 ? "j" : "k");
     for (int i = 0; i < 100; i++)
         press(&t, &page, i % 4 < 2 ? "\x1b[6~" : "\x1b[5~");
-    for (int i = 0; i < 40; i++)
+    for (int i = 0; i < 100; i++)
         press(&t, &jump, i % 2 ? "g" : "G");
-    for (int i = 0; i < 40; i++)
+    for (int i = 0; i < 100; i++)
         press(&t, &open, i % 2 ? "q" : "\r");
-    for (int i = 0; i < 30; i++)
+    for (int i = 0; i < 99; i++)
         press(&t, &filt, "f");
-    for (int i = 0; i < 20; i++) {
+    for (int i = 0; i < 50; i++) {
         press(&t, NULL, "/");
         if (write(t.fd, "thread-00042", 12) < 0)
             return 1;
