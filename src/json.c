@@ -256,28 +256,63 @@ int json_utf16_cmp(const char *a, const char *b)
     return ca < cb ? -1 : 1;
 }
 
-static void canon_string(struct sbuf *b, const char *s)
+/* Characters that are legal in JSON strings but unsafe on a terminal. */
+static int unsafe_cp(unsigned c)
+{
+    return c == 0x7f || (c >= 0x80 && c <= 0x9f) || c == 0x061c ||
+           (c >= 0x200b && c <= 0x200f && c != 0x200d) || (c >= 0x2028 && c <= 0x202e) ||
+           (c >= 0x2060 && c <= 0x2069) || c == 0xfeff;
+}
+
+/* Write s as a JSON string.  Canonical form (safe == 0) escapes only '"',
+ * '\\' and controls below 0x20, as JSON.stringify does.  Terminal-safe form
+ * also writes DEL, C1 and bidi/invisible format characters as \uXXXX, and
+ * bytes that are not UTF-8 as \ufffd; the JSON meaning is unchanged. */
+static void put_string(struct sbuf *b, const char *s, int safe)
 {
     sbuf_addc(b, '"');
-    const char *run = s;
-    for (const char *p = s; *p; p++) {
-        unsigned char c = (unsigned char)*p;
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        sbuf_add(b, run, (size_t)(p - run));
-        run = p + 1;
-        switch (c) {
-        case '"': sbuf_adds(b, "\\\""); break;
-        case '\\': sbuf_adds(b, "\\\\"); break;
-        case '\b': sbuf_adds(b, "\\b"); break;
-        case '\f': sbuf_adds(b, "\\f"); break;
-        case '\n': sbuf_adds(b, "\\n"); break;
-        case '\r': sbuf_adds(b, "\\r"); break;
-        case '\t': sbuf_adds(b, "\\t"); break;
-        default: sbuf_printf(b, "\\u%04x", c); break;
+    const unsigned char *p = (const unsigned char *)s, *run = p;
+    while (*p) {
+        unsigned c = *p;
+        size_t len = 1;
+        const char *esc = NULL;
+        unsigned code = 0;
+        if (c < 0x20 || c == '"' || c == '\\') {
+            switch (c) {
+            case '"': esc = "\\\""; break;
+            case '\\': esc = "\\\\"; break;
+            case '\b': esc = "\\b"; break;
+            case '\f': esc = "\\f"; break;
+            case '\n': esc = "\\n"; break;
+            case '\r': esc = "\\r"; break;
+            case '\t': esc = "\\t"; break;
+            default: code = c; break;
+            }
+        } else if (safe && c >= 0x7f) {
+            len = c == 0x7f ? 1 : utf8_ok(p, strlen((const char *)p));
+            if (len == 0) {
+                len = 1;
+                code = 0xfffd;
+            } else if (len <= 3) {
+                unsigned cp = len == 1   ? c
+                              : len == 2 ? ((p[0] & 0x1fu) << 6) | (p[1] & 0x3fu)
+                                         : ((p[0] & 0x0fu) << 12) | ((p[1] & 0x3fu) << 6) |
+                                               (p[2] & 0x3fu);
+                if (unsafe_cp(cp))
+                    code = cp;
+            }
         }
+        if (esc || code) {
+            sbuf_add(b, (const char *)run, (size_t)(p - run));
+            if (esc)
+                sbuf_adds(b, esc);
+            else
+                sbuf_printf(b, "\\u%04x", code);
+            run = p + len;
+        }
+        p += len;
     }
-    sbuf_adds(b, run);
+    sbuf_add(b, (const char *)run, (size_t)(p - run));
     sbuf_addc(b, '"');
 }
 
@@ -294,7 +329,7 @@ void json_canonical_into(struct sbuf *b, const cJSON *v)
         json_format_number(v->valuedouble, num);
         sbuf_adds(b, num);
     } else if (cJSON_IsString(v)) {
-        canon_string(b, v->valuestring ? v->valuestring : "");
+        put_string(b, v->valuestring ? v->valuestring : "", 0);
     } else if (cJSON_IsRaw(v)) {
         sbuf_adds(b, v->valuestring ? v->valuestring : "null");
     } else if (cJSON_IsArray(v)) {
@@ -339,7 +374,7 @@ void json_canonical_into(struct sbuf *b, const cJSON *v)
             if (!first)
                 sbuf_addc(b, ',');
             first = 0;
-            canon_string(b, kids[i]->string ? kids[i]->string : "");
+            put_string(b, kids[i]->string ? kids[i]->string : "", 0);
             sbuf_addc(b, ':');
             json_canonical_into(b, kids[i]);
         }
@@ -356,58 +391,6 @@ char *json_canonical(const cJSON *v)
     struct sbuf b = {0};
     json_canonical_into(&b, v);
     return sbuf_take(&b);
-}
-
-/* Characters that are legal in JSON strings but unsafe on a terminal. */
-static int unsafe_cp(unsigned c)
-{
-    return c == 0x7f || (c >= 0x80 && c <= 0x9f) || c == 0x061c ||
-           (c >= 0x200b && c <= 0x200f && c != 0x200d) || (c >= 0x2028 && c <= 0x202e) ||
-           (c >= 0x2060 && c <= 0x2069) || c == 0xfeff;
-}
-
-static void safe_string(struct sbuf *b, const char *s)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    sbuf_addc(b, '"');
-    while (*p) {
-        unsigned c = *p;
-        size_t len = utf8_ok(p, strlen((const char *)p));
-        if (len > 1) {
-            unsigned cp = len == 2 ? ((p[0] & 0x1fu) << 6) | (p[1] & 0x3fu)
-                        : len == 3 ? ((p[0] & 0x0fu) << 12) | ((p[1] & 0x3fu) << 6) | (p[2] & 0x3fu)
-                                   : 0x10000;
-            if (unsafe_cp(cp))
-                sbuf_printf(b, "\\u%04x", cp);
-            else
-                sbuf_add(b, (const char *)p, len);
-            p += len;
-            continue;
-        }
-        if (len == 0) {
-            /* Not UTF-8 (cannot come from json_parse, but trees are built
-             * in code too): show the byte as a replacement character. */
-            sbuf_adds(b, "\\ufffd");
-            p++;
-            continue;
-        }
-        switch (c) {
-        case '"': sbuf_adds(b, "\\\""); break;
-        case '\\': sbuf_adds(b, "\\\\"); break;
-        case '\n': sbuf_adds(b, "\\n"); break;
-        case '\r': sbuf_adds(b, "\\r"); break;
-        case '\t': sbuf_adds(b, "\\t"); break;
-        case '\b': sbuf_adds(b, "\\b"); break;
-        case '\f': sbuf_adds(b, "\\f"); break;
-        default:
-            if (c < 0x20 || c == 0x7f)
-                sbuf_printf(b, "\\u%04x", c);
-            else
-                sbuf_addc(b, (char)c);
-        }
-        p++;
-    }
-    sbuf_addc(b, '"');
 }
 
 static void indent(struct sbuf *b, int pretty, int depth)
@@ -432,7 +415,7 @@ static void print_safe(struct sbuf *b, const cJSON *v, int pretty, int depth)
         json_format_number(v->valuedouble, num);
         sbuf_adds(b, num);
     } else if (cJSON_IsString(v)) {
-        safe_string(b, v->valuestring ? v->valuestring : "");
+        put_string(b, v->valuestring ? v->valuestring : "", 1);
     } else if (cJSON_IsArray(v) || cJSON_IsObject(v)) {
         int obj = cJSON_IsObject(v);
         sbuf_addc(b, obj ? '{' : '[');
@@ -443,7 +426,7 @@ static void print_safe(struct sbuf *b, const cJSON *v, int pretty, int depth)
         for (const cJSON *c = v->child; c; c = c->next) {
             indent(b, pretty, depth + 1);
             if (obj) {
-                safe_string(b, c->string ? c->string : "");
+                put_string(b, c->string ? c->string : "", 1);
                 sbuf_adds(b, pretty ? ": " : ":");
             }
             print_safe(b, c, pretty, depth + 1);
