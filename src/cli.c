@@ -10,6 +10,7 @@
 
 #include "catalog.h"
 #include "cli_commands.h"
+#include "hash.h"
 #include "json.h"
 #include "sanitize.h"
 #include "store.h"
@@ -200,6 +201,15 @@ const char *cli_cell(const char *s, unsigned max_chars)
     }
     free(t);
     return b;
+}
+
+const char *cli_short_id(const char *id, const char *none)
+{
+    if (!id || !*id)
+        return none;
+    char b[40];
+    hash_short(id, b, sizeof b, 12);
+    return cli_cell(b, 0);
 }
 
 int cmd_console(struct cli_ctx *ctx, int argc, char **argv)

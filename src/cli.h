@@ -101,5 +101,8 @@ void cli_out(const char *s);
 /* A sanitised, width-limited copy for table cells (static rotating buffers:
  * valid until 8 further calls).  max_chars 0 = no limit. */
 const char *cli_cell(const char *s, unsigned max_chars);
+/* "sha256:1a2b3c4d5e6f" (12 hex digits) for a hash id, the id itself
+ * otherwise (sanitised), `none` for NULL/"" (same buffer rules as cli_cell). */
+const char *cli_short_id(const char *id, const char *none);
 
 #endif

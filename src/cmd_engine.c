@@ -50,16 +50,7 @@ static struct lm_client *open_lm(struct cli_ctx *ctx, const struct lmopts *f)
     return lm;
 }
 
-static const char *short_id(const char *id)
-{
-    static char bufs[4][32];
-    static unsigned n;
-    char *b = bufs[n++ % 4];
-    if (!id || !*id)
-        return "(none)";
-    hash_short(id, b, sizeof bufs[0], 12);
-    return cli_cell(b, 0);
-}
+static const char *short_id(const char *id) { return cli_short_id(id, "(none)"); }
 
 /* SIGINT/SIGTERM set a flag the long-running commands poll. */
 static atomic_int stop_flag;

@@ -16,16 +16,7 @@
 
 /* ---- small helpers ---- */
 
-static const char *short_id(const char *id)
-{
-    static char bufs[4][32];
-    static unsigned n;
-    char *b = bufs[n++ % 4];
-    if (!id || !*id)
-        return "-";
-    hash_short(id, b, sizeof bufs[0], 12);
-    return cli_cell(b, 0);
-}
+static const char *short_id(const char *id) { return cli_short_id(id, "-"); }
 
 static const char *when(const cJSON *row, const char *key)
 {
