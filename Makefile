@@ -57,6 +57,10 @@ TEST_BIN := $(TEST_C:tests/unit/%.c=$(BUILD)/tests/%)
 LIB := $(BUILD)/libdse.a
 BIN := $(BUILD)/dse
 
+# Object files of tests and benchmarks are intermediates of pattern rules;
+# keep them so a second build does not recompile everything.
+.SECONDARY:
+
 .PHONY: all deps test unit-test script-test run demo asan install uninstall clean bench check-long fuzz fuzz-build
 all: $(BIN)
 
