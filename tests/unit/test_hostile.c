@@ -292,6 +292,36 @@ static void test_error_messages(void **state)
     sbuf_free(&big);
 }
 
+/* A cut at a buffer's end must not split a UTF-8 sequence: a lone lead
+ * byte is invalid UTF-8 on a terminal and in a JSON error body.  Found by
+ * fuzz_lmreply (the model name); reported, so it is checked and shown as
+ * KNOWN until fixed (DSE_HOSTILE_STRICT=1 makes it fail). */
+static void test_cut_on_character_boundary(void **state)
+{
+    (void)state;
+    int broken = 0;
+    char out[8];
+    sanitize_into(out, sizeof out, "abcdef\xc3\xa9", 8, 0); /* "abcdefé" */
+    broken += hostile_check(out, strlen(out), 0) != NULL;
+    /* ESC grows to "^[" (one byte more): 1 + 239 x 2 bytes in, 480 out,
+     * so the 479-byte cut falls inside the last "é" */
+    struct sbuf b = {0};
+    sbuf_addc(&b, '\x1b');
+    for (int i = 0; i < 239; i++)
+        sbuf_adds(&b, "\xc3\xa9");
+    struct dse_err err;
+    dse_fail(&err, "invalid_input", "%s", b.s);
+    broken += hostile_check(err.msg, strlen(err.msg), 0) != NULL;
+    sbuf_free(&b);
+    if (broken) {
+        fprintf(stderr, "KNOWN: sanitize_into cuts inside a UTF-8 sequence (%d of 2 cases)\n",
+                broken);
+        const char *strict = getenv("DSE_HOSTILE_STRICT");
+        if (strict && strcmp(strict, "1") == 0)
+            fail_msg("sanitize_into split a UTF-8 sequence");
+    }
+}
+
 /* ---- json_parse limits ---- */
 
 static char *nested(size_t depth)
@@ -583,6 +613,7 @@ int main(void)
         cmocka_unit_test(test_viewer),
         cmocka_unit_test(test_print_safe),
         cmocka_unit_test(test_error_messages),
+        cmocka_unit_test(test_cut_on_character_boundary),
         cmocka_unit_test(test_json_limits),
         cmocka_unit_test(test_store_labels),
         cmocka_unit_test(test_store_all_or_nothing),
