@@ -97,7 +97,7 @@ void sanitize_into(char *out, size_t cap, const char *s, size_t n, unsigned flag
     char *t = sanitize(s, n, flags);
     size_t len = strlen(t);
     if (len >= cap)
-        len = util_utf8_prefix(t, cap - 1, cap - 1);
+        len = util_utf8_cut(t, len, cap - 1);
     memcpy(out, t, len);
     out[len] = 0;
     free(t);

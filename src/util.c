@@ -396,3 +396,15 @@ size_t util_utf8_prefix(const char *s, size_t n, size_t max_chars)
     }
     return i;
 }
+
+size_t util_utf8_cut(const char *s, size_t n, size_t max_bytes)
+{
+    size_t i = 0;
+    while (i < n) {
+        size_t len = utf8_seq((const unsigned char *)s + i, n - i);
+        if (i + len > max_bytes)
+            break;
+        i += len;
+    }
+    return i;
+}

@@ -74,5 +74,8 @@ size_t util_utf8_len(const char *s, size_t n);
 /* Length of the longest prefix of s with at most max code points that does
  * not split a UTF-8 sequence. */
 size_t util_utf8_prefix(const char *s, size_t n, size_t max_chars);
+/* Length of the longest prefix of s (n bytes) that is at most max_bytes
+ * long and does not end inside a UTF-8 sequence. */
+size_t util_utf8_cut(const char *s, size_t n, size_t max_bytes);
 
 #endif

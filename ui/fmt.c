@@ -86,7 +86,7 @@ const char *fmt_json(const cJSON *v, char *buf, size_t cap)
     char *c = json_canonical(v);
     size_t n = strlen(c);
     if (n >= cap)
-        n = util_utf8_prefix(c, cap - 1, cap - 1);
+        n = util_utf8_cut(c, n, cap - 1);
     memcpy(buf, c, n);
     buf[n] = 0;
     free(c);

@@ -294,8 +294,7 @@ static void test_error_messages(void **state)
 
 /* A cut at a buffer's end must not split a UTF-8 sequence: a lone lead
  * byte is invalid UTF-8 on a terminal and in a JSON error body.  Found by
- * fuzz_lmreply (the model name); reported, so it is checked and shown as
- * KNOWN until fixed (DSE_HOSTILE_STRICT=1 makes it fail). */
+ * fuzz_lmreply (the model name). */
 static void test_cut_on_character_boundary(void **state)
 {
     (void)state;
@@ -313,13 +312,8 @@ static void test_cut_on_character_boundary(void **state)
     dse_fail(&err, "invalid_input", "%s", b.s);
     broken += hostile_check(err.msg, strlen(err.msg), 0) != NULL;
     sbuf_free(&b);
-    if (broken) {
-        fprintf(stderr, "KNOWN: sanitize_into cuts inside a UTF-8 sequence (%d of 2 cases)\n",
-                broken);
-        const char *strict = getenv("DSE_HOSTILE_STRICT");
-        if (strict && strcmp(strict, "1") == 0)
-            fail_msg("sanitize_into split a UTF-8 sequence");
-    }
+    if (broken)
+        fail_msg("sanitize_into split a UTF-8 sequence (%d of 2 cases)", broken);
 }
 
 /* ---- json_parse limits ---- */
