@@ -24,8 +24,7 @@ WARN := -std=c11 -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes \
         -Wmissing-prototypes -Wwrite-strings -Werror
 OPT  ?= -O2 -g
 SAN  ?=
-DEFS := -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -D_XOPEN_SOURCE_EXTENDED \
-        -DDSE_DATADIR='"$(PREFIX)/share/dse"'
+DEFS := -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -D_XOPEN_SOURCE_EXTENDED
 
 ifeq ($(V),1)
 Q :=
@@ -190,8 +189,10 @@ check-long: $(BIN) $(TEST_BIN)
 	@DSE_BIN=$(CURDIR)/$(BIN) DSE_SRCDIR=$(CURDIR) DSE_TEST_BIN=$(CURDIR)/$(BUILD)/tests \
 	  tests/run-scripts.sh long
 
+# The catalog and themes are compiled in; the installed copies are for
+# reading and for `dse init --catalog DIR` with edited signatures.
 install: $(BIN)
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/dse/catalog $(DESTDIR)$(PREFIX)/share/dse/themes $(DESTDIR)$(PREFIX)/share/dse/migrations
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/dse/catalog $(DESTDIR)$(PREFIX)/share/dse/themes
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/dse
 	install -m 644 db/catalog/*.json $(DESTDIR)$(PREFIX)/share/dse/catalog/
 	install -m 644 themes/*.theme $(DESTDIR)$(PREFIX)/share/dse/themes/
