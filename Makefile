@@ -89,10 +89,11 @@ $(DEPS_STAMP):
 	@mkdir -p $(BUILD) && touch $@
 
 # ---- build --------------------------------------------------------------
-# Migrations, the catalog and the themes are compiled into the binary so a
-# bare build/dse works from anywhere; files on disk can still override them.
+# Migrations, the catalog, the SelectTool fixture and the themes are compiled
+# into the binary so a bare build/dse works from anywhere; files on disk can
+# still override them.  ('?' is escaped so no text can form a C11 trigraph.)
 EMBED := $(sort $(wildcard db/migrations/*.sql)) $(sort $(wildcard db/catalog/*.json)) \
-         $(sort $(wildcard themes/*.theme))
+         $(sort $(wildcard db/datasets/*.jsonl)) $(sort $(wildcard themes/*.theme))
 $(BUILD)/gen/embedded.c: $(EMBED) Makefile | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  GEN     $@")
@@ -100,7 +101,7 @@ $(BUILD)/gen/embedded.c: $(EMBED) Makefile | $(DEPS_STAMP)
 	  echo 'const struct embedded_file embedded_files[] = {'; \
 	  for f in $(EMBED); do \
 	    printf '{ "%s",\n' "$$f"; \
-	    sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' "$$f"; \
+	    sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/?/\\?/g' -e 's/^/"/' -e 's/$$/\\n"/' "$$f"; \
 	    printf ', %s },\n' "$$(wc -c < "$$f")"; \
 	  done; \
 	  echo '{ 0, 0, 0 } };'; } > $@
@@ -143,8 +144,7 @@ script-test: $(BIN)
 	@DSE_BIN=$(CURDIR)/$(BIN) DSE_SRCDIR=$(CURDIR) tests/run-scripts.sh
 
 run: $(BIN)
-	@$(BIN) --db $(BUILD)/demo.db demo --console \
-	  --dataset ../shared/datasets/selecttool.dataset.v1.jsonl
+	@$(BIN) --db $(BUILD)/demo.db demo --console
 
 asan:
 	$(MAKE) BUILD=build/asan OPT="-O1 -g" \

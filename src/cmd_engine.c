@@ -792,7 +792,7 @@ int cmd_demo(struct cli_ctx *ctx, int argc, char **argv)
     double rate = 4;
     long long threads = 3;
     struct cli_opt opts[] = {
-        {"dataset", 0, CLI_STR, &dataset, "PATH", "the SelectTool JSONL fixture (default: found near the source)"},
+        {"dataset", 0, CLI_STR, &dataset, "PATH", "the SelectTool JSONL fixture (default: the built-in copy)"},
         {"console", 0, CLI_FLAG, &console, NULL, "open the console on the demo store afterwards"},
         {"no-traffic", 0, CLI_FLAG, &no_traffic, NULL, "with --console: no live background traffic"},
         {"rate", 0, CLI_DOUBLE, &rate, "R", "live traffic predicts per second (default 4)"},

@@ -1,5 +1,7 @@
 #include "demo.h"
 
+#include "embedded.h"
+
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
@@ -23,54 +25,16 @@
 #define DEMO_PREFIX "demo"
 #define DEMO_THREADS 3
 
-/* ---- finding the fixture ---- */
+/* ---- the fixture ---- */
 
-static bool readable(const char *p)
+/* The real SelectTool dataset ships in db/datasets/ and is compiled into the
+ * binary, so the demo needs no files.  Returns NULL when a build lacks it. */
+static const struct embedded_file *builtin_dataset(void)
 {
-    return access(p, R_OK) == 0;
-}
-
-int demo_find_dataset(char *out, size_t cap, struct dse_err *err)
-{
-    struct sbuf tried = {0};
-    char cand[PATH_MAX + 64];
-    const char *src = getenv("DSE_SRCDIR");
-    if (src && *src) {
-        snprintf(cand, sizeof cand, "%s/../shared/datasets/%s", src, DEMO_DATASET_NAME);
-        if (readable(cand))
-            goto found;
-        sbuf_printf(&tried, "%s", cand);
-    }
-    snprintf(cand, sizeof cand, "../shared/datasets/%s", DEMO_DATASET_NAME);
-    if (readable(cand))
-        goto found;
-    sbuf_printf(&tried, "%s%s", tried.len ? ", " : "", cand);
-    /* relative to the binary: build/<dir>/dse sits two levels below the repo */
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = 0;
-        char *slash0 = strrchr(exe, '/');
-        sbuf_printf(&tried, ", ../shared/datasets/ above %.*s", slash0 ? (int)(slash0 - exe) : 0, exe);
-        for (int up = 0; up < 4; up++) {
-            char *slash = strrchr(exe, '/');
-            if (!slash)
-                break;
-            *slash = 0;
-            snprintf(cand, sizeof cand, "%s/../shared/datasets/%s", exe, DEMO_DATASET_NAME);
-            if (readable(cand))
-                goto found;
-        }
-    }
-    dse_fail(err, "dataset_not_found",
-             "the SelectTool dataset %s was not found (looked in %s); pass --dataset PATH",
-             DEMO_DATASET_NAME, tried.s ? tried.s : "-");
-    sbuf_free(&tried);
-    return -1;
-found:
-    sbuf_free(&tried);
-    snprintf(out, cap, "%s", cand);
-    return 0;
+    for (const struct embedded_file *f = embedded_files; f->path; f++)
+        if (strcmp(f->path, DEMO_DATASET_BUILTIN) == 0)
+            return f;
+    return NULL;
 }
 
 /* ---- helpers ---- */
@@ -183,7 +147,9 @@ static int step_select_tool(struct demo *d, const cJSON *sig, struct dse_err *er
     struct demo_result *r = d->r;
     /* dataset */
     struct dataset_import_result ir = {0};
-    if (dataset_import_file(d->st, sig, r->dataset_path, "import:dse demo", &ir, err) < 0)
+    const struct embedded_file *f = d->o->dataset_path && *d->o->dataset_path ? NULL : builtin_dataset();
+    if (f ? dataset_import_jsonl(d->st, sig, f->data, f->len, "import:dse demo", &ir, err)
+          : dataset_import_file(d->st, sig, r->dataset_path, "import:dse demo", &ir, err))
         return -1;
     step(d, "dataset", NULL, "imported %d rows from %s (%d new, %d updated, %d total)", ir.rows,
          r->dataset_path, ir.inserted, ir.updated, ir.total);
@@ -385,8 +351,11 @@ int demo_build(struct store *st, const struct demo_opts *o, struct demo_result *
         if (access(o->dataset_path, R_OK) != 0)
             return dse_fail(err, "dataset_not_found", "cannot read the dataset %s", o->dataset_path);
         snprintf(r->dataset_path, sizeof r->dataset_path, "%s", o->dataset_path);
-    } else if (demo_find_dataset(r->dataset_path, sizeof r->dataset_path, err) < 0) {
-        return -1;
+    } else if (builtin_dataset()) {
+        snprintf(r->dataset_path, sizeof r->dataset_path, "(built in) %s", DEMO_DATASET_BUILTIN);
+    } else {
+        return dse_fail(err, "dataset_not_found",
+                        "this build has no built-in %s; pass --dataset PATH", DEMO_DATASET_NAME);
     }
 
     /* reuse a finished demo */

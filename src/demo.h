@@ -39,13 +39,15 @@ struct lm_client;
 
 #define DEMO_RUN_ID "demo-setup"
 #define DEMO_DATASET_NAME "selecttool.dataset.v1.jsonl"
+/* The copy compiled into the binary (db/datasets/, see src/embedded.h). */
+#define DEMO_DATASET_BUILTIN "db/datasets/" DEMO_DATASET_NAME
 #define DEMO_SELECT_TOOL "@openagents/autopilot/blueprint/SelectTool.v1"
 #define DEMO_RECAP "@openagents/autopilot/canary/RecapThread.v1"
 
 typedef void demo_progress_fn(void *user, const char *step, const char *message);
 
 struct demo_opts {
-    const char *dataset_path;    /* NULL: search the usual places (demo_find_dataset) */
+    const char *dataset_path;    /* NULL: the built-in copy of the SelectTool fixture */
     struct lm_client *lm;        /* local-knn, cache-wrapped by the caller */
     int concurrency;             /* default 4 */
     demo_progress_fn *progress;  /* may be NULL */
@@ -69,11 +71,6 @@ struct demo_result {
 int demo_build(struct store *st, const struct demo_opts *o, struct demo_result *r,
                struct dse_err *err);
 
-/* The SelectTool fixture: $DSE_SRCDIR/../shared/datasets/..., then
- * ../shared/datasets/... from the working directory, then the same relative
- * to the directories above the running binary.  Returns 0 and the path, or
- * -1 with err "dataset_not_found" listing where it looked. */
-int demo_find_dataset(char *out, size_t cap, struct dse_err *err);
 
 /* Live traffic for the console: a few predicts per second on SelectTool from
  * a few stable threads (some in the demo canary's bucket), until stopped. */

@@ -6,7 +6,7 @@
 # promote, rollback, bad inputs.
 set -eu
 D="$DSE_BIN"
-FIX="$DSE_SRCDIR/../shared/datasets/selecttool.dataset.v1.jsonl"
+FIX="$DSE_SRCDIR/db/datasets/selecttool.dataset.v1.jsonl"
 T=$(mktemp -d)
 BG=""
 cleanup() { [ -n "$BG" ] && kill $BG 2>/dev/null; rm -rf "$T"; }

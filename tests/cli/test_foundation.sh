@@ -4,7 +4,7 @@
 # --help and exit codes for every command.
 set -eu
 D="$DSE_BIN"
-FIX="$DSE_SRCDIR/../shared/datasets/selecttool.dataset.v1.jsonl"
+FIX="$DSE_SRCDIR/db/datasets/selecttool.dataset.v1.jsonl"
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 DB="$T/a.db"
 SIG=@openagents/autopilot/blueprint/SelectTool.v1
@@ -32,6 +32,10 @@ expect_rc 0 "$D" --db "$DB" active show --signature SelectTool.v1
 expect_rc 0 "$D" --db "$DB" active show --signature blueprint_select_tool
 expect_rc 1 "$D" --db "$DB" active show --signature NoSuchSignature.v9
 grep -q unknown_signature "$T/err" || fail "unknown signature message"
+
+# the fixture shipped in db/datasets is the shared one, byte for byte
+SHARED="$DSE_SRCDIR/../shared/datasets/selecttool.dataset.v1.jsonl"
+if [ -f "$SHARED" ]; then cmp -s "$SHARED" "$FIX" || fail "db/datasets copy differs from $SHARED"; fi
 
 # import the real fixture and reproduce the reference hashes
 expect_rc 0 "$D" --db "$DB" examples import "$FIX" --signature SelectTool.v1

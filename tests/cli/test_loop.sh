@@ -5,7 +5,7 @@
 # timeout), and the demo store (built once, then reused).
 set -eu
 D="$DSE_BIN"
-FIX="$DSE_SRCDIR/../shared/datasets/selecttool.dataset.v1.jsonl"
+FIX="$DSE_SRCDIR/db/datasets/selecttool.dataset.v1.jsonl"
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 DEF=sha256:a76900eb174f20d0364ad84b189228a67958612fa0733c10349c52c439f64525
 fail() { echo "FAIL: $*" >&2; exit 1; }

@@ -13,7 +13,7 @@ command -v tmux >/dev/null 2>&1 || { echo "FAIL: tmux is not installed (make dep
 T=$(mktemp -d)
 SOCK="dse$$"
 DB="$T/d.db"
-FIXTURE="$DSE_SRCDIR/../shared/datasets/selecttool.dataset.v1.jsonl"
+FIXTURE="$DSE_SRCDIR/db/datasets/selecttool.dataset.v1.jsonl"
 export LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=xterm-256color TZ=UTC HOME="$T" USER=tester
 export XDG_STATE_HOME="$T/state" XDG_CONFIG_HOME="$T/config" XDG_DATA_HOME="$T/data"
 unset NO_COLOR LINES COLUMNS DSE_DB DSE_REMOTE || true

@@ -26,7 +26,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 fail() { echo "FAIL: $*" >&2; exit 1; }
-FIX="$DSE_SRCDIR/../shared/datasets/selecttool.dataset.v1.jsonl"
+FIX="$DSE_SRCDIR/db/datasets/selecttool.dataset.v1.jsonl"
 
 # ---- 1. kill -9 rounds and contention -----------------------------------
 if [ -n "${DSE_TEST_BIN:-}" ] && [ -x "$DSE_TEST_BIN/test_hostile_faults" ]; then

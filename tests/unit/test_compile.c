@@ -443,7 +443,7 @@ static void test_merge(void **state)
 static char *fixture_path(void)
 {
     const char *src = getenv("DSE_SRCDIR");
-    return xasprintf("%s/../shared/datasets/selecttool.dataset.v1.jsonl", src && *src ? src : ".");
+    return xasprintf("%s/db/datasets/selecttool.dataset.v1.jsonl", src && *src ? src : ".");
 }
 
 /* A store at path with the catalog and the SelectTool fixture. */

@@ -38,7 +38,7 @@ static int setup(void **state)
             select_sig = s;
     const char *src = getenv("DSE_SRCDIR");
     char path[1024];
-    snprintf(path, sizeof path, "%s/../shared/datasets/selecttool.dataset.v1.jsonl", src ? src : ".");
+    snprintf(path, sizeof path, "%s/db/datasets/selecttool.dataset.v1.jsonl", src ? src : ".");
     fixture = util_read_file(path, 1 << 20, &fixture_len);
     if (!fixture) {
         fprintf(stderr, "cannot read fixture %s (set DSE_SRCDIR)\n", path);

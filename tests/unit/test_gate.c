@@ -116,7 +116,7 @@ static void env_open(struct env *e, bool import)
     assert_non_null(e->sig);
     if (import) {
         const char *src = getenv("DSE_SRCDIR");
-        char *fx = xasprintf("%s/../shared/datasets/selecttool.dataset.v1.jsonl", src ? src : ".");
+        char *fx = xasprintf("%s/db/datasets/selecttool.dataset.v1.jsonl", src ? src : ".");
         struct dataset_import_result ir;
         if (dataset_import_file(e->st, e->sig, fx, NULL, &ir, &err) != 0)
             fail_msg("import %s: %s", fx, err.msg);
