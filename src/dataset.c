@@ -712,7 +712,8 @@ static void add_field(struct sbuf *b, const char *key, const cJSON *v, bool *fir
     *first = false;
     sbuf_adds(b, key);
     sbuf_adds(b, "\":");
-    json_canonical_into(b, v);
+    /* Exports are read by people too: terminal-safe escapes, same values. */
+    json_canonical_safe_into(b, v);
 }
 
 char *dataset_row_jsonl(const cJSON *row)

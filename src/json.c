@@ -316,7 +316,7 @@ static void put_string(struct sbuf *b, const char *s, int safe)
     sbuf_addc(b, '"');
 }
 
-void json_canonical_into(struct sbuf *b, const cJSON *v)
+static void canonical_into(struct sbuf *b, const cJSON *v, int safe)
 {
     char num[32];
     if (!v || cJSON_IsNull(v) || cJSON_IsInvalid(v)) {
@@ -329,7 +329,7 @@ void json_canonical_into(struct sbuf *b, const cJSON *v)
         json_format_number(v->valuedouble, num);
         sbuf_adds(b, num);
     } else if (cJSON_IsString(v)) {
-        put_string(b, v->valuestring ? v->valuestring : "", 0);
+        put_string(b, v->valuestring ? v->valuestring : "", safe);
     } else if (cJSON_IsRaw(v)) {
         sbuf_adds(b, v->valuestring ? v->valuestring : "null");
     } else if (cJSON_IsArray(v)) {
@@ -339,7 +339,7 @@ void json_canonical_into(struct sbuf *b, const cJSON *v)
             if (!first)
                 sbuf_addc(b, ',');
             first = 0;
-            json_canonical_into(b, c);
+            canonical_into(b, c, safe);
         }
         sbuf_addc(b, ']');
     } else if (cJSON_IsObject(v)) {
@@ -374,9 +374,9 @@ void json_canonical_into(struct sbuf *b, const cJSON *v)
             if (!first)
                 sbuf_addc(b, ',');
             first = 0;
-            put_string(b, kids[i]->string ? kids[i]->string : "", 0);
+            put_string(b, kids[i]->string ? kids[i]->string : "", safe);
             sbuf_addc(b, ':');
-            json_canonical_into(b, kids[i]);
+            canonical_into(b, kids[i], safe);
         }
         sbuf_addc(b, '}');
         if (kids != small)
@@ -384,6 +384,16 @@ void json_canonical_into(struct sbuf *b, const cJSON *v)
     } else {
         sbuf_adds(b, "null");
     }
+}
+
+void json_canonical_into(struct sbuf *b, const cJSON *v) { canonical_into(b, v, 0); }
+void json_canonical_safe_into(struct sbuf *b, const cJSON *v) { canonical_into(b, v, 1); }
+
+char *json_canonical_safe(const cJSON *v)
+{
+    struct sbuf b = {0};
+    canonical_into(&b, v, 1);
+    return sbuf_take(&b);
 }
 
 char *json_canonical(const cJSON *v)

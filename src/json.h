@@ -35,6 +35,13 @@ char *json_canonical(const cJSON *v);
 /* Append the canonical form to an existing buffer. */
 struct sbuf;
 void json_canonical_into(struct sbuf *b, const cJSON *v);
+/* Canonical key order and layout, terminal-safe strings: DEL, C1 controls,
+ * bidi/invisible format characters (and non-UTF-8 bytes) are written as
+ * \uXXXX.  Parses back to the same value, so the hash of the parsed value
+ * is unchanged; use it for text that leaves the process (HTTP bodies,
+ * exports).  Not for hashing (the hash is over json_canonical). */
+char *json_canonical_safe(const cJSON *v);
+void json_canonical_safe_into(struct sbuf *b, const cJSON *v);
 /* ECMAScript Number.prototype.toString for a finite double. */
 void json_format_number(double d, char out[32]);
 /* Compare two strings by UTF-16 code units (JS default sort order). */

@@ -301,6 +301,7 @@ static void log_line(struct server *s, const char *fmt, ...)
 /* libmicrohttpd logs once per broken connection; under a flood of them keep
  * at most MHD_LOG_PER_S lines a second and count the rest. */
 #define MHD_LOG_PER_S 20
+static void mhd_logger(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 static void mhd_logger(void *cls, const char *fmt, va_list ap)
 {
     struct server *s = cls;
@@ -387,7 +388,9 @@ static enum MHD_Result respond(struct server *s, struct MHD_Connection *c, struc
 static enum MHD_Result respond_json(struct server *s, struct MHD_Connection *c, struct req *r,
                                     unsigned status, cJSON *doc)
 {
-    char *text = json_canonical(doc);
+    /* Canonical layout, terminal-safe strings (same values): responses end
+     * up in terminals and logs. */
+    char *text = json_canonical_safe(doc);
     cJSON_Delete(doc);
     return respond(s, c, r, status, "application/json; charset=utf-8", text, strlen(text));
 }

@@ -18,20 +18,6 @@ safe() { # both streams of the last run
   assert_terminal_safe "$T/out" "$1 (stdout)" || exit 1
   assert_terminal_safe "$T/err" "$1 (stderr)" || exit 1
 }
-# known_unsafe WHAT: a path with a reported, not yet fixed, leak.  It is
-# checked and reported (KNOWN) without failing, unless DSE_HOSTILE_STRICT=1;
-# once fixed it says so, and the call should become `safe`.
-known_unsafe() {
-  if assert_terminal_safe "$T/out" "$1 (stdout)" 2>"$T/known" &&
-     assert_terminal_safe "$T/err" "$1 (stderr)" 2>>"$T/known"; then
-    echo "FIXED: $1 is now terminal-safe: make it a hard check" >&2
-  else
-    echo "KNOWN: $(head -n 1 "$T/known")" >&2
-    [ "${DSE_HOSTILE_STRICT:-0}" = 1 ] && exit 1
-  fi
-  return 0
-}
-
 run "$D" --db "$DB" init; [ $rc = 0 ] || fail "init: $(cat "$T/err")"
 hostile_jsonl "$T/h.jsonl"
 n=$(wc -l <"$T/h.jsonl")
@@ -62,7 +48,7 @@ done
 run "$D" --db "$DB" examples export --signature SelectTool.v1
 [ $rc = 0 ] || fail "export"
 # canonical JSON leaves DEL, C1 and bidi characters raw (reported)
-known_unsafe "examples export to stdout"
+safe "examples export to stdout"
 run "$D" --db "$DB" examples export --signature SelectTool.v1 -o "$T/e.jsonl"
 run "$D" --db "$DB" dataset hash --signature SelectTool.v1; h1=$(cat "$T/out")
 run "$D" --db "$T/b.db" init
