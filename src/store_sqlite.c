@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "collate.h"
 #include "embedded.h"
@@ -3305,11 +3306,53 @@ static bool is_not_db(int rc)
 /* Read user_version and whether our meta table exists, through a
  * read-only connection so an unusable file is never touched.
  * Returns 0, or -1 with err set. */
+/* Open for reading.  A WAL database needs its -shm index file, which a
+ * reader creates when absent; where the directory is not writable (a store
+ * owned by another user, a read-only mount) that fails, and the file is
+ * opened as an immutable snapshot instead: SQLite then takes no locks and
+ * reads no WAL, so changes committed after opening are not seen.  *snapshot
+ * says which happened. */
+static int open_readonly(const char *path, sqlite3 **out, bool *snapshot)
+{
+    *snapshot = false;
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
+        int prim = rc & 0xff;
+        if (prim != SQLITE_READONLY && prim != SQLITE_CANTOPEN) {
+            *out = db;
+            return rc == SQLITE_OK ? SQLITE_OK : rc;
+        }
+    }
+    sqlite3_close(db);
+    db = NULL;
+    struct sbuf uri = {0};
+    sbuf_adds(&uri, "file:");
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            strchr("/-._~", *p)) {
+            sbuf_addc(&uri, (char)*p);
+        } else {
+            char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+            sbuf_add(&uri, e, 3);
+        }
+    }
+    sbuf_adds(&uri, "?mode=ro&immutable=1");
+    rc = sqlite3_open_v2(uri.s, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
+    sbuf_free(&uri);
+    *out = db;
+    *snapshot = rc == SQLITE_OK;
+    return rc;
+}
+
 static int probe(const char *path, int *version, bool *has_meta, int *ntables,
                  struct dse_err *err)
 {
     sqlite3 *db = NULL;
-    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+    bool snapshot;
+    int rc = open_readonly(path, &db, &snapshot);
     if (rc == SQLITE_OK)
         sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
     sqlite3_stmt *s = NULL;
@@ -3489,14 +3532,34 @@ struct store *store_open_sqlite(const char *path, unsigned flags, struct dse_err
             if (probe(path, &version, &has_meta, &ntables, err) < 0 ||
                 check_version(path, version, has_meta, ntables, err) < 0)
                 return NULL;
+            /* Writing needs the file and its directory (for -wal/-shm). */
+            if (!ro) {
+                char *dir = xstrdup(path);
+                char *slash = strrchr(dir, '/');
+                if (slash)
+                    slash[slash == dir ? 1 : 0] = 0;
+                bool writable = access(path, W_OK) == 0 &&
+                                access(slash ? dir : ".", W_OK | X_OK) == 0;
+                free(dir);
+                if (!writable)
+                    return dse_fail(err, "read_only_store",
+                                    "%s (or its directory) is not writable by this user; open it "
+                                    "with --read-only to look at it",
+                                    path),
+                           NULL;
+            }
         }
     }
 
     struct sq *q = xcalloc(1, sizeof *q);
     snprintf(q->path, sizeof q->path, "%s", path);
     q->sync_full = -1;
-    int oflags = ro ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-    int rc = sqlite3_open_v2(path, &q->db, oflags, NULL);
+    bool snapshot = false;
+    int rc = ro && !mem ? open_readonly(path, &q->db, &snapshot)
+                        : sqlite3_open_v2(path, &q->db,
+                                          ro ? SQLITE_OPEN_READONLY
+                                             : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                                          NULL);
     if (rc != SQLITE_OK) {
         dse_fail(err, "storage_error", "cannot open %s: %s", path,
                  q->db ? sqlite3_errmsg(q->db) : sqlite3_errstr(rc));
@@ -3556,7 +3619,8 @@ struct store *store_open_sqlite(const char *path, unsigned flags, struct dse_err
 
     struct store *st = xcalloc(1, sizeof *st);
     char desc[512];
-    snprintf(desc, sizeof desc, "sqlite:%s", path);
+    snprintf(desc, sizeof desc, "sqlite:%s%s", path,
+             snapshot ? " (read-only snapshot: no access to write the WAL index)" : "");
     store_base_init(st, &sqlite_ops, q, desc, flags);
     return st;
 }

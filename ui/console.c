@@ -713,6 +713,17 @@ static void load_stale(struct ui *ui)
 static void poll_store(struct ui *ui)
 {
     uint64_t c = store_poll_changes(ui->st);
+    /* 0 means the store could not be asked (a remote server down).  Say so
+     * once, keep polling, and say when it answers again so an old error on
+     * the message line is not mistaken for the current state. */
+    if (c == 0 && !ui->offline) {
+        ui->offline = true;
+        ui_msg(ui, ROLE_ERROR, "cannot reach the store %s; retrying every %d ms", ui->st->desc,
+               ui->refresh_ms);
+    } else if (c != 0 && ui->offline) {
+        ui->offline = false;
+        ui_msg(ui, ROLE_OK, "reconnected to %s", ui->st->desc);
+    }
     if (c != ui->changes) {
         ui->changes = c;
         for (int i = 0; i < PANE__COUNT; i++)

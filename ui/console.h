@@ -50,6 +50,7 @@ struct ui {
     bool frozen;
     int64_t next_poll_ms;     /* monotonic */
     uint64_t changes;         /* last store_poll_changes value */
+    bool offline;             /* the last poll could not reach the store */
 
     struct pane panes[PANE__COUNT];
     int cur;                  /* main pane shown on the right (PANE_OVERVIEW..) */
