@@ -65,11 +65,10 @@ all: $(BIN)
 
 # ---- dependencies -------------------------------------------------------
 # Missing packages are installed when we are root; otherwise we stop and
-# print the exact command to run.
-deps: $(DEPS_STAMP)
-$(DEPS_STAMP):
+# print the exact command to run.  $(call ensure_debs,PACKAGES)
+define ensure_debs
 	@missing=""; \
-	for p in $(PKG_DEBS) $(TOOL_DEBS); do \
+	for p in $(1); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -82,8 +81,13 @@ $(DEPS_STAMP):
 	    echo "dse: missing Debian packages. Run as root:" >&2; \
 	    echo "  apt-get install$$missing" >&2; exit 1; \
 	  fi; \
-	fi; \
-	for m in $(PKGS) cmocka; do \
+	fi
+endef
+
+deps: $(DEPS_STAMP)
+$(DEPS_STAMP):
+	$(call ensure_debs,$(PKG_DEBS) $(TOOL_DEBS))
+	@for m in $(PKGS) cmocka; do \
 	  pkg-config --exists $$m || { echo "dse: pkg-config cannot find $$m" >&2; exit 1; }; \
 	done
 	@mkdir -p $(BUILD) && touch $@
@@ -170,8 +174,10 @@ bench: $(BIN) $(BENCH_BIN)
 FUZZ_SECONDS ?= 30
 FUZZ_C := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BUILD := build/fuzz
-fuzz:
-	@command -v clang >/dev/null || { echo "dse: fuzzing needs clang: apt-get install clang" >&2; exit 1; }
+# clang and its libFuzzer runtime (libclang-rt-14-dev on Debian 12).
+FUZZ_DEBS := clang libclang-rt-14-dev
+fuzz: $(DEPS_STAMP)
+	$(call ensure_debs,$(FUZZ_DEBS))
 	$(MAKE) BUILD=$(FUZZ_BUILD) CC=clang OPT="-O1 -g" \
 	  SAN="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer" fuzz-build
 	@DSE_SRCDIR=$(CURDIR) FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_BIN=$(CURDIR)/$(FUZZ_BUILD)/fuzz \
