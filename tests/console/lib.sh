@@ -145,10 +145,11 @@ prepare_demo() {
   dse demo --dataset "$FIXTURE" >/dev/null 2>"$T/demo.err" || { cat "$T/demo.err"; fail "dse demo failed"; }
 }
 
-# start_server: `dse serve` on a free loopback port; sets PORT and SRV.
+# start_server [serve options...]: `dse serve` on a free loopback port; sets
+# PORT and SRV.
 start_server() {
   command -v curl >/dev/null 2>&1 || fail "curl is not installed (make deps)"
-  "$DSE_BIN" --db "$DB" serve --listen 127.0.0.1:0 >"$T/serve.out" 2>&1 &
+  "$DSE_BIN" --db "$DB" serve --listen 127.0.0.1:0 "$@" >"$T/serve.out" 2>&1 &
   SRV=$!
   wait_cmd 10 grep -q "listening on" "$T/serve.out"
   PORT=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/serve.out" | head -n 1)
