@@ -3318,6 +3318,9 @@ static int open_readonly(const char *path, sqlite3 **out, bool *snapshot)
     sqlite3 *db = NULL;
     int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
     if (rc == SQLITE_OK) {
+        /* Another process may be recovering the WAL after a crash: wait
+         * for it like any other lock instead of failing the open. */
+        sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
         rc = sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL);
         int prim = rc & 0xff;
         if (prim != SQLITE_READONLY && prim != SQLITE_CANTOPEN) {
