@@ -922,3 +922,75 @@ int listview_state_restore(struct ui *ui, struct listview *lv, const cJSON *st)
     }
     return rc;
 }
+
+/* ---- shared bodies of the panes' list callbacks ---- */
+
+int listview_fetch_all(struct ui *ui, enum store_op op, cJSON *args, const char *key,
+                       cJSON **items, char **next, struct dse_err *err)
+{
+    *next = NULL;
+    cJSON *out = NULL;
+    json_set_num(args, "limit", 200);
+    int rc = store_call(ui->st, op, args, &out, err);
+    cJSON_Delete(args);
+    if (rc < 0)
+        return -1;
+    *items = cJSON_DetachItemFromObjectCaseSensitive(out, key);
+    cJSON_Delete(out);
+    return 0;
+}
+
+int listview_fetch_page(struct ui *ui, enum store_op op, cJSON *args, const char *cursor,
+                        const char *dir, int limit, cJSON **items, char **next,
+                        struct dse_err *err)
+{
+    cJSON *out = NULL;
+    if (cursor)
+        json_set_str(args, "cursor", cursor);
+    json_set_str(args, "dir", dir);
+    json_set_num(args, "limit", limit > 0 ? limit : 100);
+    int rc = store_call(ui->st, op, args, &out, err);
+    cJSON_Delete(args);
+    if (rc < 0)
+        return -1;
+    *items = cJSON_DetachItemFromObjectCaseSensitive(out, "items");
+    const char *nc = json_str(out, "nextCursor", NULL);
+    *next = nc ? xstrdup(nc) : NULL;
+    cJSON_Delete(out);
+    return 0;
+}
+
+int listview_filter(struct ui *ui, struct listview *lv, const char *text)
+{
+    if (!text && !lv->filter)
+        return UI_PASS;
+    return listview_set_filter(ui, lv, text);
+}
+
+bool listview_sig_load(struct ui *ui, struct listview *lv, char *sig, size_t cap)
+{
+    /* Same signature: reload in place (marks changes); another: start over. */
+    if (lv->loaded && !strcmp(sig, ui->sig)) {
+        listview_reload(ui, lv);
+        return false;
+    }
+    snprintf(sig, cap, "%s", ui->sig);
+    listview_reset(ui, lv);
+    return true;
+}
+
+void listview_sig_save(const struct listview *lv, const char *sig, cJSON *st)
+{
+    listview_state_save(lv, st);
+    json_set_str(st, "signatureId", sig);
+}
+
+bool listview_sig_restore(struct ui *ui, struct listview *lv, char *sig, size_t cap,
+                          const cJSON *st)
+{
+    if (!ui->sig || strcmp(json_str(st, "signatureId", ""), ui->sig))
+        return false;
+    snprintf(sig, cap, "%s", ui->sig);
+    listview_state_restore(ui, lv, st);
+    return true;
+}

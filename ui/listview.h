@@ -127,4 +127,37 @@ int listview_restore(struct ui *ui, struct listview *lv, const char *anchor, con
 void listview_state_save(const struct listview *lv, cJSON *st);
 int listview_state_restore(struct ui *ui, struct listview *lv, const cJSON *st);
 
+/* ---- shared bodies of the panes' list callbacks ---- */
+
+/* A non-paged fetch: store op `op` with args (consumed) plus "limit": 200
+ * (the store's cap); the array under `key` of the answer goes to *items
+ * (owned by the caller, NULL when the answer has none) and *next is NULL.
+ * 0 / -1 with err. */
+int listview_fetch_all(struct ui *ui, enum store_op op, cJSON *args, const char *key,
+                       cJSON **items, char **next, struct dse_err *err);
+/* A paged fetch: args (consumed) plus "cursor" (when not NULL), "dir" (the
+ * op's word for the direction) and "limit" (100 when limit <= 0); the
+ * answer's "items" go to *items (owned by the caller) and its "nextCursor"
+ * to *next (malloc'd, NULL at the end).  0 / -1 with err. */
+int listview_fetch_page(struct ui *ui, enum store_op op, cJSON *args, const char *cursor,
+                        const char *dir, int limit, cJSON **items, char **next,
+                        struct dse_err *err);
+/* pane_ops.filter for a pane whose filter is this list's: NULL when no
+ * filter is set is UI_PASS (nothing to clear), anything else is
+ * listview_set_filter. */
+int listview_filter(struct ui *ui, struct listview *lv, const char *text);
+
+/* Lists of the selected signature's rows.  `sig` is the pane's buffer
+ * (cap bytes) naming the signature the list holds. */
+/* on_data: reload in place when the list already holds ui->sig's rows
+ * (ui->sig must be set), otherwise copy ui->sig into sig and start over.
+ * Returns true when it started over. */
+bool listview_sig_load(struct ui *ui, struct listview *lv, char *sig, size_t cap);
+/* Resume state: listview_state_save plus "signatureId": sig. */
+void listview_sig_save(const struct listview *lv, const char *sig, cJSON *st);
+/* Restore only a state saved for the selected signature: copies ui->sig
+ * into sig and restores the list.  Returns true when it did. */
+bool listview_sig_restore(struct ui *ui, struct listview *lv, char *sig, size_t cap,
+                          const cJSON *st);
+
 #endif

@@ -89,16 +89,8 @@ static int fetch(void *ctx, const char *cursor, enum lv_dir dir, int limit, cJSO
     (void)dir;
     (void)limit;
     struct pane *p = ctx;
-    *next = NULL;
-    cJSON *a = ui_sig_args(p->ui), *out = NULL;
-    json_set_num(a, "limit", 200);
-    int rc = store_call(p->ui->st, STORE_OP_canary_history, a, &out, err);
-    cJSON_Delete(a);
-    if (rc < 0)
-        return -1;
-    *items = cJSON_DetachItemFromObjectCaseSensitive(out, "history");
-    cJSON_Delete(out);
-    return 0;
+    return listview_fetch_all(p->ui, STORE_OP_canary_history, ui_sig_args(p->ui), "history",
+                              items, next, err);
 }
 
 static void init(struct pane *p)
@@ -294,25 +286,19 @@ static int key(struct pane *p, int action, int k)
 static int set_filter(struct pane *p, const char *text)
 {
     struct canary *c = p->priv;
-    if (!text && !c->lv.filter)
-        return UI_PASS;
-    return listview_set_filter(p->ui, &c->lv, text);
+    return listview_filter(p->ui, &c->lv, text);
 }
 
 static void save(struct pane *p, cJSON *st)
 {
     struct canary *c = p->priv;
-    listview_state_save(&c->lv, st);
-    json_set_str(st, "signatureId", c->sig);
+    listview_sig_save(&c->lv, c->sig, st);
 }
 
 static void restore(struct pane *p, const cJSON *st)
 {
     struct canary *c = p->priv;
-    if (!p->ui->sig || strcmp(json_str(st, "signatureId", ""), p->ui->sig))
-        return;
-    snprintf(c->sig, sizeof c->sig, "%s", p->ui->sig);
-    listview_state_restore(p->ui, &c->lv, st);
+    listview_sig_restore(p->ui, &c->lv, c->sig, sizeof c->sig, st);
 }
 
 static const int hints[] = {ACT_CANARY, ACT_ENTER, ACT_NONE};

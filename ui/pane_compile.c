@@ -56,16 +56,8 @@ static int fetch(void *ctx, const char *cursor, enum lv_dir dir, int limit, cJSO
     (void)dir;
     (void)limit;
     struct pane *p = ctx;
-    *next = NULL;
-    cJSON *a = ui_sig_args(p->ui), *out = NULL;
-    json_set_num(a, "limit", 200);
-    int rc = store_call(p->ui->st, STORE_OP_compile_list, a, &out, err);
-    cJSON_Delete(a);
-    if (rc < 0)
-        return -1;
-    *items = cJSON_DetachItemFromObjectCaseSensitive(out, "reports");
-    cJSON_Delete(out);
-    return 0;
+    return listview_fetch_all(p->ui, STORE_OP_compile_list, ui_sig_args(p->ui), "reports",
+                              items, next, err);
 }
 
 static void init(struct pane *p)
@@ -123,12 +115,7 @@ static int on_data(struct pane *p)
     struct ui *ui = p->ui;
     if (!ui->sig)
         return UI_REDRAW;
-    if (c->lv.loaded && !strcmp(c->sig, ui->sig)) {
-        listview_reload(ui, &c->lv);
-    } else {
-        snprintf(c->sig, sizeof c->sig, "%s", ui->sig);
-        listview_reset(ui, &c->lv);
-    }
+    listview_sig_load(ui, &c->lv, c->sig, sizeof c->sig);
     c->detail_key[0] = 0;
     load_detail(p);
     return UI_REDRAW;
@@ -225,27 +212,22 @@ static int key(struct pane *p, int action, int k)
 static int set_filter(struct pane *p, const char *text)
 {
     struct compile *c = p->priv;
-    if (!text && !c->lv.filter)
-        return UI_PASS;
-    int r = listview_set_filter(p->ui, &c->lv, text);
-    load_detail(p);
+    int r = listview_filter(p->ui, &c->lv, text);
+    if (r != UI_PASS)
+        load_detail(p);
     return r;
 }
 
 static void save(struct pane *p, cJSON *st)
 {
     struct compile *c = p->priv;
-    listview_state_save(&c->lv, st);
-    json_set_str(st, "signatureId", c->sig);
+    listview_sig_save(&c->lv, c->sig, st);
 }
 
 static void restore(struct pane *p, const cJSON *st)
 {
     struct compile *c = p->priv;
-    if (!p->ui->sig || strcmp(json_str(st, "signatureId", ""), p->ui->sig))
-        return;
-    snprintf(c->sig, sizeof c->sig, "%s", p->ui->sig);
-    listview_state_restore(p->ui, &c->lv, st);
+    listview_sig_restore(p->ui, &c->lv, c->sig, sizeof c->sig, st);
 }
 
 static const int hints[] = {ACT_ENTER, ACT_COMPILE, ACT_PROMOTE, ACT_CANARY, ACT_NONE};

@@ -113,20 +113,8 @@ static int fetch(void *ctx, const char *cursor, enum lv_dir dir, int limit, cJSO
                  char **next, struct dse_err *err)
 {
     struct pane *p = ctx;
-    cJSON *a = ui_sig_args(p->ui), *out = NULL;
-    if (cursor)
-        json_set_str(a, "cursor", cursor);
-    json_set_str(a, "dir", dir == LV_FWD ? "next" : "prev");
-    json_set_num(a, "limit", limit > 0 ? limit : 100);
-    int rc = store_call(p->ui->st, STORE_OP_x_examples_page, a, &out, err);
-    cJSON_Delete(a);
-    if (rc < 0)
-        return -1;
-    *items = cJSON_DetachItemFromObjectCaseSensitive(out, "items");
-    const char *nc = json_str(out, "nextCursor", NULL);
-    *next = nc ? xstrdup(nc) : NULL;
-    cJSON_Delete(out);
-    return 0;
+    return listview_fetch_page(p->ui, STORE_OP_x_examples_page, ui_sig_args(p->ui), cursor,
+                               dir == LV_FWD ? "next" : "prev", limit, items, next, err);
 }
 
 static void init(struct pane *p)
@@ -198,12 +186,8 @@ static int on_data(struct pane *p)
     struct ui *ui = p->ui;
     if (!ui->sig)
         return UI_REDRAW;
-    if (e->lv.loaded && !strcmp(e->sig, ui->sig)) {
-        listview_reload(ui, &e->lv);
-    } else {
-        snprintf(e->sig, sizeof e->sig, "%s", ui->sig);
+    if (listview_sig_load(ui, &e->lv, e->sig, sizeof e->sig)) {
         clear_undo(e);
-        listview_reset(ui, &e->lv);
         load_values(p);
     }
     load_counts(p);
@@ -550,26 +534,20 @@ static void draw(struct pane *p)
 static int set_filter(struct pane *p, const char *text)
 {
     struct examples *e = p->priv;
-    if (!text && !e->lv.filter)
-        return UI_PASS;
-    return listview_set_filter(p->ui, &e->lv, text);
+    return listview_filter(p->ui, &e->lv, text);
 }
 
 static void save(struct pane *p, cJSON *st)
 {
     struct examples *e = p->priv;
-    listview_state_save(&e->lv, st);
-    json_set_str(st, "signatureId", e->sig);
+    listview_sig_save(&e->lv, e->sig, st);
 }
 
 static void restore(struct pane *p, const cJSON *st)
 {
     struct examples *e = p->priv;
-    if (!p->ui->sig || strcmp(json_str(st, "signatureId", ""), p->ui->sig))
-        return;
-    snprintf(e->sig, sizeof e->sig, "%s", p->ui->sig);
-    listview_state_restore(p->ui, &e->lv, st);
-    load_values(p);
+    if (listview_sig_restore(p->ui, &e->lv, e->sig, sizeof e->sig, st))
+        load_values(p);
 }
 
 static bool idle(struct pane *p)

@@ -59,16 +59,8 @@ static int fetch(void *ctx, const char *cursor, enum lv_dir dir, int limit, cJSO
     (void)dir;
     (void)limit;
     struct pane *p = ctx;
-    *next = NULL;
-    cJSON *a = ui_sig_args(p->ui), *out = NULL;
-    json_set_num(a, "limit", 200);
-    int rc = store_call(p->ui->st, STORE_OP_active_history, a, &out, err);
-    cJSON_Delete(a);
-    if (rc < 0)
-        return -1;
-    *items = cJSON_DetachItemFromObjectCaseSensitive(out, "history");
-    cJSON_Delete(out);
-    return 0;
+    return listview_fetch_all(p->ui, STORE_OP_active_history, ui_sig_args(p->ui), "history",
+                              items, next, err);
 }
 
 static void init(struct pane *p)
@@ -98,13 +90,7 @@ static int on_data(struct pane *p)
     cJSON_Delete(h->active);
     h->active = NULL;
     ui_call(p->ui, STORE_OP_active_get, ui_sig_args(p->ui), &h->active);
-    /* Same signature: reload in place (marks changes); another: start over. */
-    if (h->lv.loaded && !strcmp(h->sig, p->ui->sig)) {
-        listview_reload(p->ui, &h->lv);
-    } else {
-        snprintf(h->sig, sizeof h->sig, "%s", p->ui->sig);
-        listview_reset(p->ui, &h->lv);
-    }
+    listview_sig_load(p->ui, &h->lv, h->sig, sizeof h->sig);
     return UI_REDRAW;
 }
 
@@ -163,25 +149,19 @@ static int key(struct pane *p, int action, int k)
 static int set_filter(struct pane *p, const char *text)
 {
     struct history *h = p->priv;
-    if (!text && !h->lv.filter)
-        return UI_PASS;
-    return listview_set_filter(p->ui, &h->lv, text);
+    return listview_filter(p->ui, &h->lv, text);
 }
 
 static void save(struct pane *p, cJSON *st)
 {
     struct history *h = p->priv;
-    listview_state_save(&h->lv, st);
-    json_set_str(st, "signatureId", h->sig);
+    listview_sig_save(&h->lv, h->sig, st);
 }
 
 static void restore(struct pane *p, const cJSON *st)
 {
     struct history *h = p->priv;
-    if (!p->ui->sig || strcmp(json_str(st, "signatureId", ""), p->ui->sig))
-        return;
-    snprintf(h->sig, sizeof h->sig, "%s", p->ui->sig);
-    listview_state_restore(p->ui, &h->lv, st);
+    listview_sig_restore(p->ui, &h->lv, h->sig, sizeof h->sig, st);
 }
 
 static const int hints[] = {ACT_ENTER, ACT_ROLLBACK, ACT_NONE};

@@ -96,7 +96,7 @@ static int fetch(void *ctx, const char *cursor, enum lv_dir dir, int limit, cJSO
 {
     struct pane *p = ctx;
     struct receipts *r = p->priv;
-    cJSON *a = ui_sig_args(p->ui), *out = NULL;
+    cJSON *a = ui_sig_args(p->ui);
     if (r->result)
         json_set_str(a, "resultTag", r->result);
     if (r->strategy)
@@ -105,19 +105,8 @@ static int fetch(void *ctx, const char *cursor, enum lv_dir dir, int limit, cJSO
         json_set_str(a, "compiled_id", r->compiled);
     if (r->thread)
         json_set_str(a, "threadId", r->thread);
-    if (cursor)
-        json_set_str(a, "cursor", cursor);
-    json_set_str(a, "dir", dir == LV_FWD ? "older" : "newer");
-    json_set_num(a, "limit", limit > 0 ? limit : 100);
-    int rc = store_call(p->ui->st, STORE_OP_x_receipts_page, a, &out, err);
-    cJSON_Delete(a);
-    if (rc < 0)
-        return -1;
-    *items = cJSON_DetachItemFromObjectCaseSensitive(out, "items");
-    const char *nc = json_str(out, "nextCursor", NULL);
-    *next = nc ? xstrdup(nc) : NULL;
-    cJSON_Delete(out);
-    return 0;
+    return listview_fetch_page(p->ui, STORE_OP_x_receipts_page, a, cursor,
+                               dir == LV_FWD ? "older" : "newer", limit, items, next, err);
 }
 
 static void init(struct pane *p)
@@ -485,16 +474,13 @@ static int key(struct pane *p, int action, int k)
 static int set_filter(struct pane *p, const char *text)
 {
     struct receipts *r = p->priv;
-    if (!text && !r->lv.filter)
-        return UI_PASS;
-    return listview_set_filter(p->ui, &r->lv, text);
+    return listview_filter(p->ui, &r->lv, text);
 }
 
 static void save(struct pane *p, cJSON *st)
 {
     struct receipts *r = p->priv;
-    listview_state_save(&r->lv, st);
-    json_set_str(st, "signatureId", r->sig);
+    listview_sig_save(&r->lv, r->sig, st);
     json_set_str(st, "result", r->result);
     json_set_str(st, "strategy", r->strategy);
     json_set_str(st, "compiled", r->compiled);
@@ -508,10 +494,7 @@ static void restore(struct pane *p, const cJSON *st)
     set_str(&r->strategy, json_str(st, "strategy", NULL));
     set_str(&r->compiled, json_str(st, "compiled", NULL));
     set_str(&r->thread, json_str(st, "thread", NULL));
-    if (!p->ui->sig || strcmp(json_str(st, "signatureId", ""), p->ui->sig))
-        return;
-    snprintf(r->sig, sizeof r->sig, "%s", p->ui->sig);
-    listview_state_restore(p->ui, &r->lv, st);
+    listview_sig_restore(p->ui, &r->lv, r->sig, sizeof r->sig, st);
 }
 
 static bool idle(struct pane *p)

@@ -111,16 +111,7 @@ static int run_fetch(void *ctx, const char *cursor, enum lv_dir dir, int limit, 
     (void)dir;
     (void)limit;
     struct pane *p = ctx;
-    *next = NULL;
-    cJSON *a = json_obj(), *out = NULL;
-    json_set_num(a, "limit", 200);
-    int rc = store_call(p->ui->st, STORE_OP_runs_list, a, &out, err);
-    cJSON_Delete(a);
-    if (rc < 0)
-        return -1;
-    *items = cJSON_DetachItemFromObjectCaseSensitive(out, "runs");
-    cJSON_Delete(out);
-    return 0;
+    return listview_fetch_all(p->ui, STORE_OP_runs_list, json_obj(), "runs", items, next, err);
 }
 
 /* The timeline list shows the accumulated window. */
@@ -301,10 +292,7 @@ static int key(struct pane *p, int action, int k)
 static int set_filter(struct pane *p, const char *text)
 {
     struct runs *r = p->priv;
-    struct listview *lv = r->in_events ? &r->events : &r->runs;
-    if (!text && !lv->filter)
-        return UI_PASS;
-    return listview_set_filter(p->ui, lv, text);
+    return listview_filter(p->ui, r->in_events ? &r->events : &r->runs, text);
 }
 
 static void save(struct pane *p, cJSON *st)
