@@ -69,6 +69,20 @@ static struct act_arg *new_arg(struct ui *ui)
     return a;
 }
 
+/* Run a confirmed action as a background job titled "<what> <signature>"
+ * on a copy of its argument (the confirmation frees the original).  True
+ * when the job started. */
+static bool start_job(struct ui *ui, const struct act_arg *a, const char *what, job_run_fn *run,
+                      job_done_fn *done)
+{
+    char title[300];
+    snprintf(title, sizeof title, "%s %s", what, ui_sig_label(ui));
+    struct act_arg *copy = xcalloc(1, sizeof *copy);
+    *copy = *a;
+    struct job *j = job_new(title, a->sig, run, done, copy, free_arg);
+    return worker_start(ui, j) == 0;
+}
+
 /* ---- rollback ---- */
 
 static void rollback_yes(struct ui *ui, void *p)
@@ -213,12 +227,7 @@ static void promote_yes(struct ui *ui, void *p)
     struct act_arg *a = p;
     if (!ui_can_write(ui, "promote"))
         return;
-    char title[300];
-    snprintf(title, sizeof title, "promote %s", ui_sig_label(ui));
-    struct act_arg *copy = xcalloc(1, sizeof *copy);
-    *copy = *a;
-    struct job *j = job_new(title, a->sig, promote_run, promote_done, copy, free_arg);
-    if (worker_start(ui, j) == 0)
+    if (start_job(ui, a, "promote", promote_run, promote_done))
         ui_msg(ui, ROLE_MESSAGE, "promote %s running (holdout gate)...", ui_sig_label(ui));
 }
 
@@ -291,12 +300,7 @@ static void canary_start_yes(struct ui *ui, void *p)
     struct act_arg *a = p;
     if (!ui_can_write(ui, "canary start"))
         return;
-    char title[300];
-    snprintf(title, sizeof title, "canary start %s", ui_sig_label(ui));
-    struct act_arg *copy = xcalloc(1, sizeof *copy);
-    *copy = *a;
-    struct job *j = job_new(title, a->sig, canary_start_run, canary_start_done, copy, free_arg);
-    if (worker_start(ui, j) == 0)
+    if (start_job(ui, a, "canary start", canary_start_run, canary_start_done))
         ui_msg(ui, ROLE_MESSAGE, "canary start %s running (holdout gate)...", ui_sig_label(ui));
 }
 
@@ -441,12 +445,7 @@ static void compile_yes(struct ui *ui, void *p)
             ui_msg(ui, ROLE_WARN, "a job is already running for %s", ui_sig_label(ui));
             return;
         }
-    char title[300];
-    snprintf(title, sizeof title, "compile %s", ui_sig_label(ui));
-    struct act_arg *copy = xcalloc(1, sizeof *copy);
-    *copy = *a;
-    struct job *j = job_new(title, a->sig, compile_job, compile_done, copy, free_arg);
-    if (worker_start(ui, j) == 0)
+    if (start_job(ui, a, "compile", compile_job, compile_done))
         ui_msg(ui, ROLE_MESSAGE, "compiling %s in the background (progress in the compile pane)",
                ui_sig_label(ui));
 }
