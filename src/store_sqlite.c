@@ -271,6 +271,129 @@ static void put(cJSON *o, const char *k, cJSON *v)
     cJSON_AddItemToObject(o, k, v);
 }
 
+/* ---- answers ---- */
+
+static cJSON *ok_obj(void)
+{
+    cJSON *o = json_obj();
+    json_set_bool(o, "ok", true);
+    return o;
+}
+
+/* Run an INSERT ... ON CONFLICT DO NOTHING and answer {ok, existed}. */
+static int insert_once(struct ctx *c, sqlite3_stmt *s, cJSON **out)
+{
+    if (run(c, s) < 0)
+        return -1;
+    *out = ok_obj();
+    json_set_bool(*out, "existed", changes(c) == 0);
+    return 0;
+}
+
+/* Whether s yields a row: 1 / 0, or -1 on error.  s is reset after, so no
+ * read stays open. */
+static int has_row(struct ctx *c, sqlite3_stmt *s)
+{
+    int r = row(c, s);
+    if (s)
+        sqlite3_reset(s);
+    return r;
+}
+
+/* ---- rows as JSON objects ---- */
+
+enum field_kind { F_TEXT, F_NUM, F_BOOL, F_JSON };
+
+/* How a result column becomes a field: the i-th entry of a table reads
+ * column i, so a table lists its query's columns in order. */
+struct field {
+    const char *name;
+    enum field_kind kind;
+};
+
+/* The first n columns of the current row of s as an object. */
+static cJSON *row_obj(struct ctx *c, sqlite3_stmt *s, const struct field *f, size_t n)
+{
+    cJSON *o = json_obj();
+    for (size_t i = 0; i < n; i++) {
+        int col = (int)i;
+        cJSON *v;
+        switch (f[i].kind) {
+        case F_NUM: v = cj_num(s, col); break;
+        case F_BOOL: v = cj_bool(s, col); break;
+        case F_JSON: v = cj_json(c, s, col); break;
+        default: v = cj_text(s, col); break;
+        }
+        put(o, f[i].name, v);
+    }
+    return o;
+}
+
+/* A get's answer: {ok, <key>: the row s yields (first n fields), or null
+ * when there is none}. */
+static int get_row(struct ctx *c, sqlite3_stmt *s, const char *key, const struct field *f,
+                   size_t n, cJSON **out)
+{
+    int r = row(c, s);
+    if (r < 0)
+        return -1;
+    *out = ok_obj();
+    put(*out, key, r ? row_obj(c, s, f, n) : cJSON_CreateNull());
+    return 0;
+}
+
+/* A list's answer: {ok, <key>: [every row of s, first n fields]}; s is
+ * bound, its limit included. */
+static int list_rows(struct ctx *c, sqlite3_stmt *s, const struct field *f, size_t n,
+                     const char *key, cJSON **out)
+{
+    if (c->failed)
+        return -1;
+    cJSON *arr = json_arr();
+    int r;
+    while ((r = row(c, s)) == 1)
+        cJSON_AddItemToArray(arr, row_obj(c, s, f, n));
+    *out = ok_obj();
+    json_set(*out, key, arr);
+    return r < 0 ? -1 : 0;
+}
+
+/* One row of a keyset page, its "cursor" field included. */
+typedef cJSON *page_item_fn(struct ctx *c, sqlite3_stmt *s);
+
+/* A keyset page's answer: {ok, items, nextCursor} with up to limit rows of
+ * s (bound with limit + 1, so one more row says more follow).  cursor is
+ * the request's. */
+static int page_rows(struct ctx *c, sqlite3_stmt *s, int limit, const char *cursor,
+                     page_item_fn *item, cJSON **out)
+{
+    if (c->failed)
+        return -1;
+    cJSON *arr = json_arr();
+    int r, n = 0;
+    bool more = false;
+    while ((r = row(c, s)) == 1) {
+        if (n == limit) {
+            more = true;
+            break;
+        }
+        cJSON_AddItemToArray(arr, item(c, s));
+        n++;
+    }
+    *out = ok_obj();
+    json_set(*out, "items", arr);
+    /* nextCursor only when more rows exist; a tailing reader continues
+     * from its last item's cursor. */
+    const cJSON *last = cJSON_GetArrayItem(arr, n - 1);
+    if (more && last)
+        json_set_str(*out, "nextCursor", json_str(last, "cursor", ""));
+    else if (more && cursor && *cursor)
+        json_set_str(*out, "nextCursor", cursor);
+    else
+        json_set_null(*out, "nextCursor");
+    return r < 0 ? -1 : 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* argument helpers                                                   */
 
@@ -476,13 +599,6 @@ static int run_op(struct store *st, const cJSON *args, cJSON **out, struct dse_e
     return 0;
 }
 
-static cJSON *ok_obj(void)
-{
-    cJSON *o = json_obj();
-    json_set_bool(o, "ok", true);
-    return o;
-}
-
 /* ------------------------------------------------------------------ */
 /* artifacts                                                          */
 
@@ -496,6 +612,8 @@ static const char SQL_ART_EXISTS[] =
 static const char SQL_ART_LIST[] =
     "SELECT signatureId, compiled_id, createdAtMs FROM dseArtifacts WHERE signatureId = ?1 "
     "ORDER BY createdAtMs DESC, id DESC LIMIT ?2";
+static const struct field art_fields[] = {
+    {"signatureId", F_TEXT}, {"compiled_id", F_TEXT}, {"createdAtMs", F_NUM}};
 
 static const cJSON *arg_json_req(struct ctx *c, const char *name)
 {
@@ -519,11 +637,7 @@ static int do_artifacts_put(struct ctx *c, cJSON **out)
     bt(c, s, 2, cid);
     bjson(c, s, 3, json);
     bi(c, s, 4, c->now);
-    if (run(c, s) < 0)
-        return -1;
-    *out = ok_obj();
-    json_set_bool(*out, "existed", changes(c) == 0);
-    return 0;
+    return insert_once(c, s, out);
 }
 
 static int do_artifacts_get(struct ctx *c, cJSON **out)
@@ -547,20 +661,7 @@ static int do_artifacts_list(struct ctx *c, cJSON **out)
     sqlite3_stmt *s = S(c, SQL_ART_LIST);
     bt(c, s, 1, sig);
     bi(c, s, 2, store_arg_limit(c->args, "limit", 50, 200));
-    if (c->failed)
-        return -1;
-    cJSON *arr = json_arr();
-    int r;
-    while ((r = row(c, s)) == 1) {
-        cJSON *o = json_obj();
-        put(o, "signatureId", cj_text(s, 0));
-        put(o, "compiled_id", cj_text(s, 1));
-        put(o, "createdAtMs", cj_num(s, 2));
-        cJSON_AddItemToArray(arr, o);
-    }
-    *out = ok_obj();
-    json_set(*out, "artifacts", arr);
-    return r < 0 ? -1 : 0;
+    return list_rows(c, s, art_fields, ARRAY_LEN(art_fields), "artifacts", out);
 }
 
 static int artifact_exists(struct ctx *c, const char *sig, const char *cid)
@@ -568,10 +669,7 @@ static int artifact_exists(struct ctx *c, const char *sig, const char *cid)
     sqlite3_stmt *s = S(c, SQL_ART_EXISTS);
     bt(c, s, 1, sig);
     bt(c, s, 2, cid);
-    int r = row(c, s);
-    if (s)
-        sqlite3_reset(s);
-    return r;
+    return has_row(c, s);
 }
 
 /* ------------------------------------------------------------------ */
@@ -591,6 +689,9 @@ static const char SQL_HIST_LIST[] =
     "SELECT signatureId, action, fromCompiledId, toCompiledId, reason, actorUserId, createdAtMs "
     "FROM dseActiveArtifactHistory WHERE signatureId = ?1 "
     "ORDER BY createdAtMs DESC, id DESC LIMIT ?2";
+static const struct field hist_fields[] = {
+    {"signatureId", F_TEXT}, {"action", F_TEXT}, {"fromCompiledId", F_TEXT},
+    {"toCompiledId", F_TEXT}, {"reason", F_TEXT}, {"actorUserId", F_TEXT}, {"createdAtMs", F_NUM}};
 
 /* Current pointer into a malloc'd string (*cid NULL when none). */
 static int active_current(struct ctx *c, const char *sig, char **cid, int64_t *updated)
@@ -770,24 +871,7 @@ static int do_active_history(struct ctx *c, cJSON **out)
     sqlite3_stmt *s = S(c, SQL_HIST_LIST);
     bt(c, s, 1, sig);
     bi(c, s, 2, store_arg_limit(c->args, "limit", 50, 200));
-    if (c->failed)
-        return -1;
-    cJSON *arr = json_arr();
-    int r;
-    while ((r = row(c, s)) == 1) {
-        cJSON *o = json_obj();
-        put(o, "signatureId", cj_text(s, 0));
-        put(o, "action", cj_text(s, 1));
-        put(o, "fromCompiledId", cj_text(s, 2));
-        put(o, "toCompiledId", cj_text(s, 3));
-        put(o, "reason", cj_text(s, 4));
-        put(o, "actorUserId", cj_text(s, 5));
-        put(o, "createdAtMs", cj_num(s, 6));
-        cJSON_AddItemToArray(arr, o);
-    }
-    *out = ok_obj();
-    json_set(*out, "history", arr);
-    return r < 0 ? -1 : 0;
+    return list_rows(c, s, hist_fields, ARRAY_LEN(hist_fields), "history", out);
 }
 
 /* ------------------------------------------------------------------ */
@@ -797,6 +881,13 @@ static int do_active_history(struct ctx *c, cJSON **out)
     "signatureId, enabled, control_compiled_id, canary_compiled_id, rolloutPct, salt, "    \
     "okCount, errorCount, minSamples, maxErrorRate, createdAtMs, updatedAtMs, id"
 static const char SQL_CAN_GET[] = "SELECT " CANARY_COLS " FROM dseCanaries WHERE signatureId = ?1";
+/* CANARY_COLS without the row id */
+static const struct field canary_fields[] = {
+    {"signatureId", F_TEXT}, {"enabled", F_BOOL}, {"control_compiled_id", F_TEXT},
+    {"canary_compiled_id", F_TEXT}, {"rolloutPct", F_NUM}, {"salt", F_TEXT}, {"okCount", F_NUM},
+    {"errorCount", F_NUM}, {"minSamples", F_NUM}, {"maxErrorRate", F_NUM}, {"createdAtMs", F_NUM},
+    {"updatedAtMs", F_NUM}};
+
 static const char SQL_CAN_INS[] =
     "INSERT INTO dseCanaries (signatureId, control_compiled_id, canary_compiled_id, rolloutPct, "
     "salt, enabled, okCount, errorCount, minSamples, maxErrorRate, createdAtMs, updatedAtMs) "
@@ -816,6 +907,10 @@ static const char SQL_CANH_LIST[] =
     "SELECT signatureId, action, control_compiled_id, canary_compiled_id, rolloutPct, okCount, "
     "errorCount, reason, actorUserId, createdAtMs FROM dseCanaryHistory WHERE signatureId = ?1 "
     "ORDER BY createdAtMs DESC, id DESC LIMIT ?2";
+static const struct field canh_fields[] = {
+    {"signatureId", F_TEXT}, {"action", F_TEXT}, {"control_compiled_id", F_TEXT},
+    {"canary_compiled_id", F_TEXT}, {"rolloutPct", F_NUM}, {"okCount", F_NUM},
+    {"errorCount", F_NUM}, {"reason", F_TEXT}, {"actorUserId", F_TEXT}, {"createdAtMs", F_NUM}};
 
 static int canary_history_add(struct ctx *c, const char *sig, const char *action,
                               const char *control, const char *canary, int64_t pct, int64_t ok,
@@ -835,36 +930,13 @@ static int canary_history_add(struct ctx *c, const char *sig, const char *action
     return run(c, s);
 }
 
-static cJSON *canary_row(sqlite3_stmt *s)
-{
-    cJSON *o = json_obj();
-    put(o, "signatureId", cj_text(s, 0));
-    put(o, "enabled", cj_bool(s, 1));
-    put(o, "control_compiled_id", cj_text(s, 2));
-    put(o, "canary_compiled_id", cj_text(s, 3));
-    put(o, "rolloutPct", cj_num(s, 4));
-    put(o, "salt", cj_text(s, 5));
-    put(o, "okCount", cj_num(s, 6));
-    put(o, "errorCount", cj_num(s, 7));
-    put(o, "minSamples", cj_num(s, 8));
-    put(o, "maxErrorRate", cj_num(s, 9));
-    put(o, "createdAtMs", cj_num(s, 10));
-    put(o, "updatedAtMs", cj_num(s, 11));
-    return o;
-}
-
 static int do_canary_get(struct ctx *c, cJSON **out)
 {
     const char *sig = arg_req(c, "signatureId");
     (void)arg_opt(c, "threadId"); /* accepted and ignored, as the reference */
     sqlite3_stmt *s = S(c, SQL_CAN_GET);
     bt(c, s, 1, sig);
-    int r = row(c, s);
-    if (r < 0)
-        return -1;
-    *out = ok_obj();
-    put(*out, "canary", r ? canary_row(s) : cJSON_CreateNull());
-    return 0;
+    return get_row(c, s, "canary", canary_fields, ARRAY_LEN(canary_fields), out);
 }
 
 /* Optional number argument: *present false when absent. */
@@ -943,9 +1015,7 @@ static int do_canary_start(struct ctx *c, cJSON **out)
     }
     sqlite3_stmt *g = S(c, SQL_CAN_GET);
     bt(c, g, 1, sig);
-    int r = row(c, g);
-    if (g)
-        sqlite3_reset(g);
+    int r = has_row(c, g);
     if (r < 0) {
         rc = -1;
         goto done;
@@ -1022,27 +1092,7 @@ static int do_canary_history(struct ctx *c, cJSON **out)
     sqlite3_stmt *s = S(c, SQL_CANH_LIST);
     bt(c, s, 1, sig);
     bi(c, s, 2, store_arg_limit(c->args, "limit", 50, 200));
-    if (c->failed)
-        return -1;
-    cJSON *arr = json_arr();
-    int r;
-    while ((r = row(c, s)) == 1) {
-        cJSON *o = json_obj();
-        put(o, "signatureId", cj_text(s, 0));
-        put(o, "action", cj_text(s, 1));
-        put(o, "control_compiled_id", cj_text(s, 2));
-        put(o, "canary_compiled_id", cj_text(s, 3));
-        put(o, "rolloutPct", cj_num(s, 4));
-        put(o, "okCount", cj_num(s, 5));
-        put(o, "errorCount", cj_num(s, 6));
-        put(o, "reason", cj_text(s, 7));
-        put(o, "actorUserId", cj_text(s, 8));
-        put(o, "createdAtMs", cj_num(s, 9));
-        cJSON_AddItemToArray(arr, o);
-    }
-    *out = ok_obj();
-    json_set(*out, "history", arr);
-    return r < 0 ? -1 : 0;
+    return list_rows(c, s, canh_fields, ARRAY_LEN(canh_fields), "history", out);
 }
 
 /* A signature's canary as the counting code sees it.  A batch of receipts
@@ -1154,6 +1204,12 @@ static int canary_apply(struct ctx *c, struct canary_state *k, const char *cid, 
     "updatedAtMs, sortKey"
 static const char SQL_EX_GET[] =
     "SELECT " EX_COLS " FROM dseExamples WHERE signatureId = ?1 AND exampleId = ?2";
+/* EX_COLS without the sort key (a page item's cursor) */
+static const struct field ex_fields[] = {
+    {"signatureId", F_TEXT}, {"exampleId", F_TEXT}, {"inputJson", F_JSON}, {"expectedJson", F_JSON},
+    {"split", F_TEXT}, {"tags", F_JSON}, {"source", F_TEXT}, {"meta", F_JSON},
+    {"createdAtMs", F_NUM}, {"updatedAtMs", F_NUM}};
+
 static const char SQL_EX_EXISTS[] =
     "SELECT coalesce(split, ''), coalesce(reviewStatus, '') FROM dseExamples "
     "WHERE signatureId = ?1 AND exampleId = ?2";
@@ -1341,26 +1397,15 @@ static int unhex(const char *s, struct sbuf *b)
     return 0;
 }
 
-static cJSON *example_row(struct ctx *c, sqlite3_stmt *s, bool with_cursor)
+/* The cursor is the sort key in hex. */
+static cJSON *example_item(struct ctx *c, sqlite3_stmt *s)
 {
-    cJSON *o = json_obj();
-    put(o, "signatureId", cj_text(s, 0));
-    put(o, "exampleId", cj_text(s, 1));
-    put(o, "inputJson", cj_json(c, s, 2));
-    put(o, "expectedJson", cj_json(c, s, 3));
-    put(o, "split", cj_text(s, 4));
-    put(o, "tags", cj_json(c, s, 5));
-    put(o, "source", cj_text(s, 6));
-    put(o, "meta", cj_json(c, s, 7));
-    put(o, "createdAtMs", cj_num(s, 8));
-    put(o, "updatedAtMs", cj_num(s, 9));
-    if (with_cursor) {
-        struct sbuf h = {0};
-        hex_of(sqlite3_column_blob(s, 10), (size_t)sqlite3_column_bytes(s, 10), &h);
-        char *t = sbuf_take(&h);
-        json_set_str(o, "cursor", t);
-        free(t);
-    }
+    cJSON *o = row_obj(c, s, ex_fields, ARRAY_LEN(ex_fields));
+    struct sbuf h = {0};
+    hex_of(sqlite3_column_blob(s, 10), (size_t)sqlite3_column_bytes(s, 10), &h);
+    char *t = sbuf_take(&h);
+    json_set_str(o, "cursor", t);
+    free(t);
     return o;
 }
 
@@ -1385,12 +1430,7 @@ static int do_examples_get(struct ctx *c, cJSON **out)
     sqlite3_stmt *s = S(c, SQL_EX_GET);
     bt(c, s, 1, sig);
     bt(c, s, 2, id);
-    int r = row(c, s);
-    if (r < 0)
-        return -1;
-    *out = ok_obj();
-    put(*out, "example", r ? example_row(c, s, false) : cJSON_CreateNull());
-    return 0;
+    return get_row(c, s, "example", ex_fields, ARRAY_LEN(ex_fields), out);
 }
 
 static int do_examples_list(struct ctx *c, cJSON **out)
@@ -1402,15 +1442,7 @@ static int do_examples_list(struct ctx *c, cJSON **out)
     bi(c, s, 2, store_arg_limit(c->args, "limit", 200, 500));
     if (split)
         bt(c, s, 3, split);
-    if (c->failed)
-        return -1;
-    cJSON *arr = json_arr();
-    int r;
-    while ((r = row(c, s)) == 1)
-        cJSON_AddItemToArray(arr, example_row(c, s, false));
-    *out = ok_obj();
-    json_set(*out, "examples", arr);
-    return r < 0 ? -1 : 0;
+    return list_rows(c, s, ex_fields, ARRAY_LEN(ex_fields), "examples", out);
 }
 
 static int do_x_examples_page(struct ctx *c, cJSON **out)
@@ -1441,29 +1473,7 @@ static int do_x_examples_page(struct ctx *c, cJSON **out)
     if (has_cursor)
         bblob(c, s, 4, key.s, key.len);
     sbuf_free(&key);
-    if (c->failed)
-        return -1;
-    cJSON *arr = json_arr();
-    int r, n = 0;
-    bool more = false;
-    while ((r = row(c, s)) == 1) {
-        if (n == limit) {
-            more = true;
-            break;
-        }
-        cJSON_AddItemToArray(arr, example_row(c, s, true));
-        n++;
-    }
-    *out = ok_obj();
-    json_set(*out, "items", arr);
-    const cJSON *last = cJSON_GetArrayItem(arr, n - 1);
-    if (more && last)
-        json_set_str(*out, "nextCursor", json_str(last, "cursor", ""));
-    else if (more && cursor && *cursor)
-        json_set_str(*out, "nextCursor", cursor);
-    else
-        json_set_null(*out, "nextCursor");
-    return r < 0 ? -1 : 0;
+    return page_rows(c, s, limit, cursor, example_item, out);
 }
 
 static int do_x_examples_import(struct ctx *c, cJSON **out)
@@ -1581,18 +1591,10 @@ static const char SQL_CR_GET[] =
 static const char SQL_CR_LIST[] =
     "SELECT signatureId, jobHash, datasetId, datasetHash, compiled_id, createdAtMs "
     "FROM dseCompileReports WHERE signatureId = ?1 ORDER BY createdAtMs DESC, id DESC LIMIT ?2";
-
-static cJSON *compile_row(sqlite3_stmt *s)
-{
-    cJSON *o = json_obj();
-    put(o, "signatureId", cj_text(s, 0));
-    put(o, "jobHash", cj_text(s, 1));
-    put(o, "datasetId", cj_text(s, 2));
-    put(o, "datasetHash", cj_text(s, 3));
-    put(o, "compiled_id", cj_text(s, 4));
-    put(o, "createdAtMs", cj_num(s, 5));
-    return o;
-}
+/* SQL_CR_GET's columns; the list has all but the last (json). */
+static const struct field cr_fields[] = {
+    {"signatureId", F_TEXT}, {"jobHash", F_TEXT}, {"datasetId", F_TEXT}, {"datasetHash", F_TEXT},
+    {"compiled_id", F_TEXT}, {"createdAtMs", F_NUM}, {"json", F_JSON}};
 
 static int do_compile_put(struct ctx *c, cJSON **out)
 {
@@ -1610,11 +1612,7 @@ static int do_compile_put(struct ctx *c, cJSON **out)
     bt(c, s, 5, cid);
     bjson(c, s, 6, json);
     bi(c, s, 7, c->now);
-    if (run(c, s) < 0)
-        return -1;
-    *out = ok_obj();
-    json_set_bool(*out, "existed", changes(c) == 0);
-    return 0;
+    return insert_once(c, s, out);
 }
 
 static int do_compile_get(struct ctx *c, cJSON **out)
@@ -1626,18 +1624,7 @@ static int do_compile_get(struct ctx *c, cJSON **out)
     bt(c, s, 1, sig);
     bt(c, s, 2, job);
     bt(c, s, 3, dsh);
-    int r = row(c, s);
-    if (r < 0)
-        return -1;
-    cJSON *rep = cJSON_CreateNull();
-    if (r) {
-        cJSON_Delete(rep);
-        rep = compile_row(s);
-        put(rep, "json", cj_json(c, s, 6));
-    }
-    *out = ok_obj();
-    put(*out, "report", rep);
-    return 0;
+    return get_row(c, s, "report", cr_fields, ARRAY_LEN(cr_fields), out);
 }
 
 static int do_compile_list(struct ctx *c, cJSON **out)
@@ -1646,15 +1633,7 @@ static int do_compile_list(struct ctx *c, cJSON **out)
     sqlite3_stmt *s = S(c, SQL_CR_LIST);
     bt(c, s, 1, sig);
     bi(c, s, 2, store_arg_limit(c->args, "limit", 50, 200));
-    if (c->failed)
-        return -1;
-    cJSON *arr = json_arr();
-    int r;
-    while ((r = row(c, s)) == 1)
-        cJSON_AddItemToArray(arr, compile_row(s));
-    *out = ok_obj();
-    json_set(*out, "reports", arr);
-    return r < 0 ? -1 : 0;
+    return list_rows(c, s, cr_fields, ARRAY_LEN(cr_fields) - 1, "reports", out);
 }
 
 #define EVAL_COLS                                                                           \
@@ -1673,16 +1652,11 @@ static const char SQL_EV_LIST_CID[] =
     "SELECT " EVAL_COLS " FROM dseEvalReports WHERE signatureId = ?1 AND compiled_id = ?3 "
     "ORDER BY createdAtMs DESC, id DESC LIMIT ?2";
 
-static cJSON *eval_row(sqlite3_stmt *s)
-{
-    static const char *const names[] = {"signatureId", "evalHash", "compiled_id", "datasetId",
-                                        "datasetHash", "rewardId", "rewardVersion", "split",
-                                        "selectedExampleIdsHash", "n", "createdAtMs"};
-    cJSON *o = json_obj();
-    for (int i = 0; i < (int)ARRAY_LEN(names); i++)
-        put(o, names[i], (i == 6 || i == 9 || i == 10) ? cj_num(s, i) : cj_text(s, i));
-    return o;
-}
+/* SQL_EV_GET's columns; the lists have all but the last (json). */
+static const struct field eval_fields[] = {
+    {"signatureId", F_TEXT}, {"evalHash", F_TEXT}, {"compiled_id", F_TEXT}, {"datasetId", F_TEXT},
+    {"datasetHash", F_TEXT}, {"rewardId", F_TEXT}, {"rewardVersion", F_NUM}, {"split", F_TEXT},
+    {"selectedExampleIdsHash", F_TEXT}, {"n", F_NUM}, {"createdAtMs", F_NUM}, {"json", F_JSON}};
 
 static int do_eval_put(struct ctx *c, cJSON **out)
 {
@@ -1712,11 +1686,7 @@ static int do_eval_put(struct ctx *c, cJSON **out)
         bd(c, s, 10, n);
     bjson(c, s, 11, json);
     bi(c, s, 12, c->now);
-    if (run(c, s) < 0)
-        return -1;
-    *out = ok_obj();
-    json_set_bool(*out, "existed", changes(c) == 0);
-    return 0;
+    return insert_once(c, s, out);
 }
 
 static int do_eval_get(struct ctx *c, cJSON **out)
@@ -1726,18 +1696,7 @@ static int do_eval_get(struct ctx *c, cJSON **out)
     sqlite3_stmt *s = S(c, SQL_EV_GET);
     bt(c, s, 1, sig);
     bt(c, s, 2, eh);
-    int r = row(c, s);
-    if (r < 0)
-        return -1;
-    cJSON *rep = cJSON_CreateNull();
-    if (r) {
-        cJSON_Delete(rep);
-        rep = eval_row(s);
-        put(rep, "json", cj_json(c, s, 11));
-    }
-    *out = ok_obj();
-    put(*out, "report", rep);
-    return 0;
+    return get_row(c, s, "report", eval_fields, ARRAY_LEN(eval_fields), out);
 }
 
 static int do_eval_list(struct ctx *c, cJSON **out)
@@ -1749,15 +1708,7 @@ static int do_eval_list(struct ctx *c, cJSON **out)
     bi(c, s, 2, store_arg_limit(c->args, "limit", 50, 200));
     if (cid)
         bt(c, s, 3, cid);
-    if (c->failed)
-        return -1;
-    cJSON *arr = json_arr();
-    int r;
-    while ((r = row(c, s)) == 1)
-        cJSON_AddItemToArray(arr, eval_row(s));
-    *out = ok_obj();
-    json_set(*out, "reports", arr);
-    return r < 0 ? -1 : 0;
+    return list_rows(c, s, eval_fields, ARRAY_LEN(eval_fields) - 1, "reports", out);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1771,6 +1722,8 @@ static const char SQL_RC_INS[] =
 static const char SQL_RC_GET[] =
     "SELECT threadId, runId, json, createdAtMs FROM receipts "
     "WHERE receiptId = ?1 AND kind = 'dse.predict'";
+static const struct field rc_get_fields[] = {
+    {"threadId", F_TEXT}, {"runId", F_TEXT}, {"json", F_JSON}, {"createdAtMs", F_NUM}};
 
 /* A receipt with the values we copy into columns (borrowed pointers). */
 struct rc_in {
@@ -2030,12 +1983,7 @@ static int rc_get(struct ctx *c, cJSON **out)
         *out = cJSON_CreateNull();
         return 0;
     }
-    cJSON *o = json_obj();
-    put(o, "threadId", cj_text(s, 0));
-    put(o, "runId", cj_text(s, 1));
-    put(o, "json", cj_json(c, s, 2));
-    put(o, "createdAtMs", cj_num(s, 3));
-    *out = o;
+    *out = row_obj(c, s, rc_get_fields, ARRAY_LEN(rc_get_fields));
     return 0;
 }
 
@@ -2132,24 +2080,22 @@ static void bind_named_int(struct ctx *c, sqlite3_stmt *s, const char *name, int
         bi(c, s, i, v);
 }
 
-static cJSON *receipt_row(sqlite3_stmt *s, bool page)
+/* RC_COLS without the row id; the admin list leaves out the last two. */
+static const struct field rc_fields[] = {
+    {"receiptId", F_TEXT}, {"signatureId", F_TEXT}, {"compiled_id", F_TEXT}, {"threadId", F_TEXT},
+    {"runId", F_TEXT}, {"createdAtMs", F_NUM}, {"strategyId", F_TEXT}, {"resultTag", F_TEXT},
+    {"rlmTraceBlobId", F_TEXT}, {"rlmTraceEventCount", F_NUM}, {"errorName", F_TEXT},
+    {"durationMs", F_NUM}};
+#define RC_ADMIN_FIELDS 10
+
+/* The cursor is "createdAtMs:id". */
+static cJSON *receipt_item(struct ctx *c, sqlite3_stmt *s)
 {
-    static const char *const names[] = {"receiptId", "signatureId", "compiled_id", "threadId",
-                                        "runId", "createdAtMs", "strategyId", "resultTag",
-                                        "rlmTraceBlobId", "rlmTraceEventCount", "errorName",
-                                        "durationMs"};
-    cJSON *o = json_obj();
-    int n = page ? 12 : 10;
-    for (int i = 0; i < n; i++) {
-        bool num = i == 5 || i == 9 || i == 11;
-        put(o, names[i], num ? cj_num(s, i) : cj_text(s, i));
-    }
-    if (page) {
-        char cur[48];
-        snprintf(cur, sizeof cur, "%lld:%lld", (long long)sqlite3_column_int64(s, 5),
-                 (long long)sqlite3_column_int64(s, 12));
-        json_set_str(o, "cursor", cur);
-    }
+    cJSON *o = row_obj(c, s, rc_fields, ARRAY_LEN(rc_fields));
+    char cur[48];
+    snprintf(cur, sizeof cur, "%lld:%lld", (long long)sqlite3_column_int64(s, 5),
+             (long long)sqlite3_column_int64(s, 12));
+    json_set_str(o, "cursor", cur);
     return o;
 }
 
@@ -2164,7 +2110,7 @@ static int do_receipts_list_admin(struct ctx *c, cJSON **out)
     cJSON *arr = json_arr();
     int r;
     while ((r = row(c, s)) == 1)
-        cJSON_AddItemToArray(arr, receipt_row(s, false));
+        cJSON_AddItemToArray(arr, row_obj(c, s, rc_fields, RC_ADMIN_FIELDS));
     *out = arr;
     return r < 0 ? -1 : 0;
 }
@@ -2217,29 +2163,7 @@ static int do_x_receipts_page(struct ctx *c, cJSON **out)
         bind_named_int(c, s, ":ts", cts);
         bind_named_int(c, s, ":id", cid);
     }
-    if (c->failed)
-        return -1;
-    cJSON *arr = json_arr();
-    int r, n = 0;
-    bool more = false;
-    while ((r = row(c, s)) == 1) {
-        if (n == limit) {
-            more = true;
-            break;
-        }
-        cJSON_AddItemToArray(arr, receipt_row(s, true));
-        n++;
-    }
-    *out = ok_obj();
-    json_set(*out, "items", arr);
-    const cJSON *last = cJSON_GetArrayItem(arr, n - 1);
-    if (more && last)
-        json_set_str(*out, "nextCursor", json_str(last, "cursor", ""));
-    else if (more && has_cursor)
-        json_set_str(*out, "nextCursor", cursor);
-    else
-        json_set_null(*out, "nextCursor");
-    return r < 0 ? -1 : 0;
+    return page_rows(c, s, limit, cursor, receipt_item, out);
 }
 
 /* ------------------------------------------------------------------ */
@@ -2407,9 +2331,7 @@ static int var_put(struct ctx *c, const char *kind, const cJSON *value, const cJ
     bt(c, s, 1, th);
     bt(c, s, 2, rn);
     bt(c, s, 3, name);
-    int r = row(c, s);
-    if (s)
-        sqlite3_reset(s);
+    int r = has_row(c, s);
     if (r == 0) {
         s = S(c, SQL_VAR_COUNT);
         bt(c, s, 1, th);
@@ -2535,6 +2457,13 @@ static const char SQL_RUN_FINISH[] =
 static const char SQL_RUN_LIST[] =
     "SELECT " RUN_COLS " FROM dseOpsRuns ORDER BY createdAtMs DESC, id DESC LIMIT ?1";
 static const char SQL_RUN_GET[] = "SELECT " RUN_COLS " FROM dseOpsRuns WHERE runId = ?1";
+/* RUN_COLS; the list leaves out the last three. */
+static const struct field run_fields[] = {
+    {"runId", F_TEXT}, {"status", F_TEXT}, {"startedAtMs", F_NUM}, {"endedAtMs", F_NUM},
+    {"commitSha", F_TEXT}, {"baseUrl", F_TEXT}, {"actorUserId", F_TEXT}, {"signatureIds", F_JSON},
+    {"createdAtMs", F_NUM}, {"updatedAtMs", F_NUM}, {"notes", F_TEXT}, {"links", F_JSON},
+    {"summaryJson", F_JSON}};
+#define RUN_LIST_FIELDS 10
 static const char SQL_EVT_INS[] =
     "INSERT INTO dseOpsRunEvents (runId, tsMs, level, phase, message, json, createdAtMs) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
@@ -2543,6 +2472,10 @@ static const char SQL_EVT_LIST[] = "SELECT " EVT_COLS " FROM dseOpsRunEvents WHE
                                    "ORDER BY createdAtMs DESC, id DESC LIMIT ?2";
 static const char SQL_EVT_PAGE[] = "SELECT " EVT_COLS " FROM dseOpsRunEvents WHERE runId = ?1 "
                                    "AND id > ?3 ORDER BY id LIMIT ?2";
+/* EVT_COLS without the row id (a page item's cursor) */
+static const struct field evt_fields[] = {
+    {"runId", F_TEXT}, {"tsMs", F_NUM}, {"level", F_TEXT}, {"phase", F_TEXT}, {"message", F_TEXT},
+    {"json", F_JSON}, {"createdAtMs", F_NUM}};
 
 /* The reference's size rule for links, summaryJson and event json: more
  * than 50,000 characters of JSON is stored as a truncated_json stub.
@@ -2603,10 +2536,7 @@ static int run_exists(struct ctx *c, const char *run_id)
 {
     sqlite3_stmt *s = S(c, SQL_RUN_EXISTS);
     bt(c, s, 1, run_id);
-    int r = row(c, s);
-    if (s)
-        sqlite3_reset(s);
-    return r;
+    return has_row(c, s);
 }
 
 static int do_runs_start(struct ctx *c, cJSON **out)
@@ -2766,40 +2696,11 @@ done:
     return rc;
 }
 
-static cJSON *run_row(struct ctx *c, sqlite3_stmt *s, bool full)
-{
-    cJSON *o = json_obj();
-    put(o, "runId", cj_text(s, 0));
-    put(o, "status", cj_text(s, 1));
-    put(o, "startedAtMs", cj_num(s, 2));
-    put(o, "endedAtMs", cj_num(s, 3));
-    put(o, "commitSha", cj_text(s, 4));
-    put(o, "baseUrl", cj_text(s, 5));
-    put(o, "actorUserId", cj_text(s, 6));
-    put(o, "signatureIds", cj_json(c, s, 7));
-    put(o, "createdAtMs", cj_num(s, 8));
-    put(o, "updatedAtMs", cj_num(s, 9));
-    if (full) {
-        put(o, "notes", cj_text(s, 10));
-        put(o, "links", cj_json(c, s, 11));
-        put(o, "summaryJson", cj_json(c, s, 12));
-    }
-    return o;
-}
-
 static int do_runs_list(struct ctx *c, cJSON **out)
 {
     sqlite3_stmt *s = S(c, SQL_RUN_LIST);
     bi(c, s, 1, store_arg_limit(c->args, "limit", 50, 200));
-    if (c->failed)
-        return -1;
-    cJSON *arr = json_arr();
-    int r;
-    while ((r = row(c, s)) == 1)
-        cJSON_AddItemToArray(arr, run_row(c, s, false));
-    *out = ok_obj();
-    json_set(*out, "runs", arr);
-    return r < 0 ? -1 : 0;
+    return list_rows(c, s, run_fields, RUN_LIST_FIELDS, "runs", out);
 }
 
 static int do_runs_get(struct ctx *c, cJSON **out)
@@ -2808,29 +2709,16 @@ static int do_runs_get(struct ctx *c, cJSON **out)
     sqlite3_stmt *s = S(c, SQL_RUN_GET);
     bt(c, s, 1, id);
     free(id);
-    int r = row(c, s);
-    if (r < 0)
-        return -1;
-    *out = ok_obj();
-    put(*out, "run", r ? run_row(c, s, true) : cJSON_CreateNull());
-    return 0;
+    return get_row(c, s, "run", run_fields, ARRAY_LEN(run_fields), out);
 }
 
-static cJSON *event_row(struct ctx *c, sqlite3_stmt *s, bool with_cursor)
+/* The cursor is the event's row id. */
+static cJSON *event_item(struct ctx *c, sqlite3_stmt *s)
 {
-    cJSON *o = json_obj();
-    put(o, "runId", cj_text(s, 0));
-    put(o, "tsMs", cj_num(s, 1));
-    put(o, "level", cj_text(s, 2));
-    put(o, "phase", cj_text(s, 3));
-    put(o, "message", cj_text(s, 4));
-    put(o, "json", cj_json(c, s, 5));
-    put(o, "createdAtMs", cj_num(s, 6));
-    if (with_cursor) {
-        char cur[32];
-        snprintf(cur, sizeof cur, "%lld", (long long)sqlite3_column_int64(s, 7));
-        json_set_str(o, "cursor", cur);
-    }
+    cJSON *o = row_obj(c, s, evt_fields, ARRAY_LEN(evt_fields));
+    char cur[32];
+    snprintf(cur, sizeof cur, "%lld", (long long)sqlite3_column_int64(s, 7));
+    json_set_str(o, "cursor", cur);
     return o;
 }
 
@@ -2841,15 +2729,7 @@ static int do_runs_events(struct ctx *c, cJSON **out)
     bt(c, s, 1, id);
     free(id);
     bi(c, s, 2, store_arg_limit(c->args, "limit", 200, 500));
-    if (c->failed)
-        return -1;
-    cJSON *arr = json_arr();
-    int r;
-    while ((r = row(c, s)) == 1)
-        cJSON_AddItemToArray(arr, event_row(c, s, false));
-    *out = ok_obj();
-    json_set(*out, "events", arr);
-    return r < 0 ? -1 : 0;
+    return list_rows(c, s, evt_fields, ARRAY_LEN(evt_fields), "events", out);
 }
 
 static int do_x_events_page(struct ctx *c, cJSON **out)
@@ -2867,31 +2747,7 @@ static int do_x_events_page(struct ctx *c, cJSON **out)
     free(id);
     bi(c, s, 2, limit + 1);
     bi(c, s, 3, after);
-    if (c->failed)
-        return -1;
-    cJSON *arr = json_arr();
-    int r, n = 0;
-    bool more = false;
-    while ((r = row(c, s)) == 1) {
-        if (n == limit) {
-            more = true;
-            break;
-        }
-        cJSON_AddItemToArray(arr, event_row(c, s, true));
-        n++;
-    }
-    *out = ok_obj();
-    json_set(*out, "items", arr);
-    /* nextCursor only when more rows exist; a tailing reader continues
-     * from its last item's cursor. */
-    const cJSON *last = cJSON_GetArrayItem(arr, n - 1);
-    if (more && last)
-        json_set_str(*out, "nextCursor", json_str(last, "cursor", ""));
-    else if (more && cursor && *cursor)
-        json_set_str(*out, "nextCursor", cursor);
-    else
-        json_set_null(*out, "nextCursor");
-    return r < 0 ? -1 : 0;
+    return page_rows(c, s, limit, cursor, event_item, out);
 }
 
 /* ------------------------------------------------------------------ */
@@ -2905,6 +2761,8 @@ static const char SQL_SIG_UPD[] =
     "UPDATE dseSignatures SET json = ?2, updatedAtMs = ?3 WHERE signatureId = ?1";
 static const char SQL_SIG_LIST[] =
     "SELECT signatureId, updatedAtMs FROM dseSignatures ORDER BY signatureId";
+static const struct field sig_list_fields[] = {{"signatureId", F_TEXT}, {"updatedAtMs", F_NUM}};
+
 /* Receipts since T: whole hours from the hourly counts, and the part of
  * the hour before them from the receipts indexes (at most one hour). */
 static const char SQL_ST_HOURS[] =
@@ -2928,6 +2786,10 @@ static const char SQL_ST_EXAMPLES[] =
     "SELECT coalesce(sum(n), 0) FROM dseExampleCounts WHERE signatureId = ?1";
 static const char SQL_LM_GET[] =
     "SELECT model, response, createdAtMs, hits FROM dseLmCache WHERE key = ?1";
+/* SQL_LM_GET's columns but hits (counted by the read) */
+static const struct field lm_fields[] = {
+    {"model", F_TEXT}, {"response", F_JSON}, {"createdAtMs", F_NUM}};
+
 static const char SQL_LM_HIT[] = "UPDATE dseLmCache SET hits = hits + 1 WHERE key = ?1";
 static const char SQL_LM_PUT[] =
     "INSERT INTO dseLmCache (key, model, response, createdAtMs, hits) VALUES (?1, ?2, ?3, ?4, 0) "
@@ -3018,19 +2880,7 @@ static int do_x_sig_get(struct ctx *c, cJSON **out)
 static int do_x_sig_list(struct ctx *c, cJSON **out)
 {
     sqlite3_stmt *s = S(c, SQL_SIG_LIST);
-    if (!s)
-        return -1;
-    cJSON *arr = json_arr();
-    int r;
-    while ((r = row(c, s)) == 1) {
-        cJSON *o = json_obj();
-        put(o, "signatureId", cj_text(s, 0));
-        put(o, "updatedAtMs", cj_num(s, 1));
-        cJSON_AddItemToArray(arr, o);
-    }
-    *out = ok_obj();
-    json_set(*out, "signatures", arr);
-    return r < 0 ? -1 : 0;
+    return list_rows(c, s, sig_list_fields, ARRAY_LEN(sig_list_fields), "signatures", out);
 }
 
 /* One-value query helper: the first column of the first row as JSON. */
@@ -3103,10 +2953,7 @@ static int do_x_lm_get(struct ctx *c, cJSON **out)
         json_set_null(*out, "entry");
         return 0;
     }
-    cJSON *e = json_obj();
-    put(e, "model", cj_text(s, 0));
-    put(e, "response", cj_json(c, s, 1));
-    put(e, "createdAtMs", cj_num(s, 2));
+    cJSON *e = row_obj(c, s, lm_fields, ARRAY_LEN(lm_fields));
     int64_t hits = sqlite3_column_int64(s, 3);
     sqlite3_reset(s);
     if (!c->st->read_only) {
@@ -3131,11 +2978,7 @@ static int do_x_lm_put(struct ctx *c, cJSON **out)
     bt(c, s, 2, model ? model : "");
     bjson(c, s, 3, resp);
     bi(c, s, 4, c->now);
-    if (run(c, s) < 0)
-        return -1;
-    *out = ok_obj();
-    json_set_bool(*out, "existed", changes(c) == 0);
-    return 0;
+    return insert_once(c, s, out);
 }
 
 /* ------------------------------------------------------------------ */
