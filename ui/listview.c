@@ -321,7 +321,10 @@ static int fetch(struct ui *ui, struct listview *lv, const char *cursor, enum lv
     struct dse_err err = {0};
     *items = NULL;
     *next = NULL;
-    if (lv->cfg.fetch(lv->cfg.ctx, cursor, dir, limit, items, next, &err) < 0) {
+    int rc = lv->cfg.fetch ? lv->cfg.fetch(lv->cfg.ctx, cursor, dir, limit, items, next, &err)
+                           : listview_fetch_all(ui, lv->cfg.sig_list.op, ui_sig_args(ui),
+                                                lv->cfg.sig_list.key, items, next, &err);
+    if (rc < 0) {
         char buf[600];
         snprintf(lv->err, sizeof lv->err, "%s", dse_err_str(&err, buf, sizeof buf));
         ui_err(ui, &err);

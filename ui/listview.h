@@ -2,7 +2,8 @@
  *
  * Rows are JSON objects from the store (owned by the widget).  A pane gives
  * columns, a cell callback (untrusted text; the widget sanitises and fits
- * it), a key callback (row identity) and a fetch callback.
+ * it), a key callback (row identity) and a fetch callback, or for a list of
+ * the selected signature's rows from one store call, that call (sig_list).
  *
  * Paged sources (receipts, examples) are read by keyset cursor, never by
  * offset, and the widget keeps only a window of at most LV_WINDOW_MAX rows
@@ -58,6 +59,12 @@ struct listview_cfg {
     lv_cell_fn *cell;
     lv_key_fn *key;
     lv_fetch_fn *fetch;
+    /* Without fetch: a non-paged list of the selected signature's rows,
+     * read by listview_fetch_all with {signatureId} as the arguments. */
+    struct {
+        enum store_op op;
+        const char *key; /* the answer's array */
+    } sig_list;
     bool paged;
     int page;             /* rows per fetch (paged) */
     void *ctx;

@@ -49,17 +49,6 @@ static void cell(void *ctx, const cJSON *row, int col, struct sbuf *out, int *ro
     }
 }
 
-static int fetch(void *ctx, const char *cursor, enum lv_dir dir, int limit, cJSON **items,
-                 char **next, struct dse_err *err)
-{
-    (void)cursor;
-    (void)dir;
-    (void)limit;
-    struct pane *p = ctx;
-    return listview_fetch_all(p->ui, STORE_OP_compile_list, ui_sig_args(p->ui), "reports",
-                              items, next, err);
-}
-
 static void init(struct pane *p)
 {
     struct compile *c = p->priv;
@@ -67,7 +56,7 @@ static void init(struct pane *p)
                                .ncols = (int)(sizeof cols / sizeof cols[0]),
                                .cell = cell,
                                .key = report_key,
-                               .fetch = fetch,
+                               .sig_list = {.op = STORE_OP_compile_list, .key = "reports"},
                                .ctx = p,
                                .empty = "(no compile reports: press c to compile)"};
     listview_init(&c->lv, &cfg);

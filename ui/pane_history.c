@@ -52,24 +52,13 @@ static void cell(void *ctx, const cJSON *row, int col, struct sbuf *out, int *ro
     }
 }
 
-static int fetch(void *ctx, const char *cursor, enum lv_dir dir, int limit, cJSON **items,
-                 char **next, struct dse_err *err)
-{
-    (void)cursor;
-    (void)dir;
-    (void)limit;
-    struct pane *p = ctx;
-    return listview_fetch_all(p->ui, STORE_OP_active_history, ui_sig_args(p->ui), "history",
-                              items, next, err);
-}
-
 static void init(struct pane *p)
 {
     struct history *h = p->priv;
     struct listview_cfg cfg = {.cols = cols,
                                .ncols = (int)(sizeof cols / sizeof cols[0]),
                                .cell = cell,
-                               .fetch = fetch,
+                               .sig_list = {.op = STORE_OP_active_history, .key = "history"},
                                .ctx = p,
                                .empty = "(no pointer history yet)"};
     listview_init(&h->lv, &cfg);
