@@ -50,6 +50,24 @@ static struct lm_client *open_lm(struct cli_ctx *ctx, const struct lmopts *f)
     return lm;
 }
 
+/* The signature named by --signature and the LM named by the flags, both
+ * or neither: the signature id (malloc'd) with *lm open, or NULL with *rc
+ * the exit code (the error already reported). */
+static char *open_sig_lm(struct cli_ctx *ctx, const char *sig_name, const char *usage,
+                         const struct lmopts *f, struct lm_client **lm, int *rc)
+{
+    char *sig = cli_signature(ctx, sig_name, usage, rc);
+    if (!sig)
+        return NULL;
+    *lm = open_lm(ctx, f);
+    if (!*lm) {
+        free(sig);
+        *rc = EXIT_REFUSED;
+        return NULL;
+    }
+    return sig;
+}
+
 static const char *short_id(const char *id) { return cli_short_id(id, "(none)"); }
 
 /* SIGINT/SIGTERM set a flag the long-running commands poll. */
@@ -61,8 +79,10 @@ static void on_stop_signal(int sig)
     atomic_store(&stop_flag, 1);
 }
 
+/* Clears the flag, then catches the signals. */
 static void install_stop_handlers(void)
 {
+    atomic_store(&stop_flag, 0);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop_signal;
@@ -130,14 +150,10 @@ int cmd_compile(struct cli_ctx *ctx, int argc, char **argv)
     if (n > 0)
         return cli_usage_error(usage, "unexpected argument");
     int rc = 0;
-    char *sig = cli_signature(ctx, sig_name, usage, &rc);
+    struct lm_client *lm;
+    char *sig = open_sig_lm(ctx, sig_name, usage, &lf, &lm, &rc);
     if (!sig)
         return rc;
-    struct lm_client *lm = open_lm(ctx, &lf);
-    if (!lm) {
-        free(sig);
-        return EXIT_REFUSED;
-    }
     struct progress_out po = {.tty = isatty(2) != 0};
     struct compile_opts co = {.signature_id = sig,
                               .lm = lm,
@@ -204,14 +220,10 @@ int cmd_eval(struct cli_ctx *ctx, int argc, char **argv)
     if (limit < 1 || limit > 500)
         return cli_usage_error(usage, "--limit must be 1..500");
     int rc = 0;
-    char *sig = cli_signature(ctx, sig_name, usage, &rc);
+    struct lm_client *lm;
+    char *sig = open_sig_lm(ctx, sig_name, usage, &lf, &lm, &rc);
     if (!sig)
         return rc;
-    struct lm_client *lm = open_lm(ctx, &lf);
-    if (!lm) {
-        free(sig);
-        return EXIT_REFUSED;
-    }
     struct eval_request req = {.signature_id = sig,
                                .compiled_id = compiled,
                                .split = split,
@@ -279,14 +291,10 @@ int cmd_promote(struct cli_ctx *ctx, int argc, char **argv)
     if (!compiled)
         return cli_usage_error(usage, "--compiled-id is required");
     int rc = 0;
-    char *sig = cli_signature(ctx, sig_name, usage, &rc);
+    struct lm_client *lm;
+    char *sig = open_sig_lm(ctx, sig_name, usage, &lf, &lm, &rc);
     if (!sig)
         return rc;
-    struct lm_client *lm = open_lm(ctx, &lf);
-    if (!lm) {
-        free(sig);
-        return EXIT_REFUSED;
-    }
     struct gate_opts go;
     gate_opts_init(&go);
     go.signature_id = sig;
@@ -613,15 +621,10 @@ int cmd_traffic(struct cli_ctx *ctx, int argc, char **argv)
     if (count == 0 && duration == 0)
         count = 20;
     int rc = 0;
-    char *sig = cli_signature(ctx, sig_name, usage, &rc);
+    struct lm_client *lm;
+    char *sig = open_sig_lm(ctx, sig_name, usage, &lf, &lm, &rc);
     if (!sig)
         return rc;
-    struct lm_client *lm = open_lm(ctx, &lf);
-    if (!lm) {
-        free(sig);
-        return EXIT_REFUSED;
-    }
-    atomic_store(&stop_flag, 0);
     install_stop_handlers();
     bool tty = isatty(2) != 0;
     struct traffic_opts to = {.signature_id = sig,
@@ -719,15 +722,10 @@ int cmd_loop(struct cli_ctx *ctx, int argc, char **argv)
         threads > 64 || timeout <= 0 || max_err < 0 || max_err > 1)
         return cli_usage_error(usage, "an option is out of range");
     int rc = 0;
-    char *sig = cli_signature(ctx, sig_name, usage, &rc);
+    struct lm_client *lm;
+    char *sig = open_sig_lm(ctx, sig_name, usage, &lf, &lm, &rc);
     if (!sig)
         return rc;
-    struct lm_client *lm = open_lm(ctx, &lf);
-    if (!lm) {
-        free(sig);
-        return EXIT_REFUSED;
-    }
-    atomic_store(&stop_flag, 0);
     install_stop_handlers();
     struct loop_opts lo;
     loop_opts_init(&lo);
