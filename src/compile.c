@@ -749,6 +749,29 @@ static void emit(struct run *r, struct compile_progress *p)
         r->o->progress(r->o->user, p);
 }
 
+/* The last progress report: phase "done" with the chosen artifact. */
+static void emit_done(struct run *r, double reward, const char *compiled_id)
+{
+    r->prog.phase = "done";
+    r->prog.has_best = true;
+    r->prog.best_reward = reward;
+    snprintf(r->prog.best_id, sizeof r->prog.best_id, "%s", compiled_id);
+    emit(r, &r->prog);
+}
+
+/* Every evaluation of a compile runs with the same signature, reward,
+ * judge, LM, cache, concurrency and cancel flag; no per-candidate hook. */
+static struct eval_ctx run_eval_ctx(const struct run *r)
+{
+    return (struct eval_ctx){.signature = r->sig,
+                             .reward = r->rw,
+                             .judge = r->rw->needs_judge ? &r->judge.j : NULL,
+                             .lm = r->o->lm,
+                             .cache = r->cache,
+                             .concurrency = r->o->concurrency,
+                             .cancel = r->o->cancel};
+}
+
 static void on_cand_done(void *user, size_t idx, const struct eval_candidate *c)
 {
     (void)idx;
@@ -776,15 +799,9 @@ static int score_train(void *user, struct compile_cand *cands, size_t n, struct 
     }
     r->batch_done = 0;
     r->live = r->prog;
-    struct eval_ctx ctx = {.signature = r->sig,
-                           .reward = r->rw,
-                           .judge = r->rw->needs_judge ? &r->judge.j : NULL,
-                           .lm = r->o->lm,
-                           .cache = r->cache,
-                           .concurrency = r->o->concurrency,
-                           .on_done = on_cand_done,
-                           .user = r,
-                           .cancel = r->o->cancel};
+    struct eval_ctx ctx = run_eval_ctx(r);
+    ctx.on_done = on_cand_done;
+    ctx.user = r;
     int rc = eval_candidates(&ctx, ec, n, &r->train, false, err);
     for (size_t i = 0; i < n; i++) {
         cands[i].reward = ec[i].reward;
@@ -800,13 +817,7 @@ static int details_train(void *user, const struct compile_cand *c, cJSON **examp
 {
     struct run *r = user;
     struct eval_candidate ec = {.compiled_id = c->compiled_id, .params = c->params};
-    struct eval_ctx ctx = {.signature = r->sig,
-                           .reward = r->rw,
-                           .judge = r->rw->needs_judge ? &r->judge.j : NULL,
-                           .lm = r->o->lm,
-                           .cache = r->cache,
-                           .concurrency = r->o->concurrency,
-                           .cancel = r->o->cancel};
+    struct eval_ctx ctx = run_eval_ctx(r);
     int rc = eval_candidates(&ctx, &ec, 1, &r->train, true, err);
     *examples = rc == 0 ? ec.examples : NULL;
     if (rc < 0)
@@ -838,13 +849,7 @@ static int final_eval(struct run *r, const struct compile_cand *best, struct eva
                       double *reward, struct dse_err *err)
 {
     struct eval_candidate ec = {.compiled_id = best->compiled_id, .params = best->params};
-    struct eval_ctx ctx = {.signature = r->sig,
-                           .reward = r->rw,
-                           .judge = r->rw->needs_judge ? &r->judge.j : NULL,
-                           .lm = r->o->lm,
-                           .cache = r->cache,
-                           .concurrency = r->o->concurrency,
-                           .cancel = r->o->cancel};
+    struct eval_ctx ctx = run_eval_ctx(r);
     int rc = eval_candidates(&ctx, &ec, 1, set, false, err);
     *reward = ec.reward;
     eval_candidate_clear(&ec);
@@ -941,11 +946,7 @@ int compile_run(struct store *st, const struct compile_opts *o, struct compile_r
         eval_ops_event(st, o->ops_run_id, "info", "compile.existed", NULL,
                        "compile report exists for jobHash=%s datasetHash=%s: %s", out->job_hash,
                        out->dataset_hash, out->compiled_id);
-        r.prog.phase = "done";
-        r.prog.has_best = true;
-        r.prog.best_reward = out->train_reward;
-        snprintf(r.prog.best_id, sizeof r.prog.best_id, "%s", out->compiled_id);
-        emit(&r, &r.prog);
+        emit_done(&r, out->train_reward, out->compiled_id);
         rc = 0;
         goto done;
     }
@@ -1087,11 +1088,7 @@ int compile_run(struct store *st, const struct compile_opts *o, struct compile_r
                        "compiled %s: train %.4f holdout %.4f over %d candidates", out->compiled_id,
                        out->train_reward, out->holdout_reward, out->candidates);
     }
-    r.prog.phase = "done";
-    r.prog.has_best = true;
-    r.prog.best_reward = best->reward;
-    snprintf(r.prog.best_id, sizeof r.prog.best_id, "%s", best->compiled_id);
-    emit(&r, &r.prog);
+    emit_done(&r, best->reward, best->compiled_id);
     rc = 0;
 done:
     fill_stats(&r, &r.prog);
