@@ -484,6 +484,32 @@ static int alternatives(struct vctx *c, const cJSON *alts, bool one, const cJSON
     return -1;
 }
 
+/* The value of property `key` against schema, its path pushed meanwhile;
+ * when decoding (o not NULL) the decoded value is added to o. */
+static int property(struct vctx *c, const cJSON *schema, const char *key, const cJSON *val,
+                    int depth, cJSON *o)
+{
+    size_t mark = path_push_key(c, key);
+    cJSON *sub = NULL;
+    int rc = node(c, schema, val, depth + 1, o ? &sub : NULL);
+    path_pop(c, mark);
+    if (rc < 0)
+        return -1;
+    c->progress++;
+    if (o)
+        cJSON_AddItemToObject(o, key, sub);
+    return 0;
+}
+
+/* An error about property `key` (at its path, which need not exist). */
+static int fail_property(struct vctx *c, const char *key, const char *reason)
+{
+    size_t mark = path_push_key(c, key);
+    fail_other(c, "%s", reason);
+    path_pop(c, mark);
+    return -1;
+}
+
 static int object_node(struct vctx *c, const cJSON *const *kw, const cJSON *v, int depth,
                        cJSON **out)
 {
@@ -506,17 +532,10 @@ static int object_node(struct vctx *c, const cJSON *const *kw, const cJSON *v, i
             const cJSON *val = json_get(v, key);
             if (!val)
                 continue;
-            size_t mark = path_push_key(c, key);
-            cJSON *sub = NULL;
-            int rc = node(c, p, val, depth + 1, o ? &sub : NULL);
-            path_pop(c, mark);
-            if (rc < 0) {
+            if (property(c, p, key, val, depth, o) < 0) {
                 cJSON_Delete(o);
                 return -1;
             }
-            c->progress++;
-            if (o)
-                cJSON_AddItemToObject(o, key, sub);
         }
     }
     if (req) {
@@ -526,11 +545,8 @@ static int object_node(struct vctx *c, const cJSON *const *kw, const cJSON *v, i
                 return fail_schema(c, "required must hold strings");
             }
             if (!json_get(v, r->valuestring)) {
-                size_t mark = path_push_key(c, r->valuestring);
-                fail_other(c, "required property is missing");
-                path_pop(c, mark);
                 cJSON_Delete(o);
-                return -1;
+                return fail_property(c, r->valuestring, "required property is missing");
             }
         }
     }
@@ -548,24 +564,14 @@ static int object_node(struct vctx *c, const cJSON *const *kw, const cJSON *v, i
         if (addl && cJSON_IsFalse(addl)) {
             if (c->decode && !in_req)
                 continue; /* decoding drops unknown keys */
-            size_t mark = path_push_key(c, key);
-            fail_other(c, "unknown property (additionalProperties is false)");
-            path_pop(c, mark);
             cJSON_Delete(o);
-            return -1;
+            return fail_property(c, key, "unknown property (additionalProperties is false)");
         }
         if (addl && cJSON_IsObject(addl)) {
-            size_t mark = path_push_key(c, key);
-            cJSON *sub = NULL;
-            int rc = node(c, addl, k, depth + 1, o ? &sub : NULL);
-            path_pop(c, mark);
-            if (rc < 0) {
+            if (property(c, addl, key, k, depth, o) < 0) {
                 cJSON_Delete(o);
                 return -1;
             }
-            c->progress++;
-            if (o)
-                cJSON_AddItemToObject(o, key, sub);
             continue;
         }
         if (o && (keep_extra || in_req || !c->decode))
