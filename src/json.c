@@ -316,7 +316,9 @@ static void put_string(struct sbuf *b, const char *s, int safe)
     sbuf_addc(b, '"');
 }
 
-static void canonical_into(struct sbuf *b, const cJSON *v, int safe)
+/* The text of a null, boolean, number or string (a missing or invalid
+ * node prints as null); false, writing nothing, for anything else. */
+static bool put_scalar(struct sbuf *b, const cJSON *v, int safe)
 {
     char num[32];
     if (!v || cJSON_IsNull(v) || cJSON_IsInvalid(v)) {
@@ -330,6 +332,16 @@ static void canonical_into(struct sbuf *b, const cJSON *v, int safe)
         sbuf_adds(b, num);
     } else if (cJSON_IsString(v)) {
         put_string(b, v->valuestring ? v->valuestring : "", safe);
+    } else {
+        return false;
+    }
+    return true;
+}
+
+static void canonical_into(struct sbuf *b, const cJSON *v, int safe)
+{
+    if (put_scalar(b, v, safe)) {
+        /* done */
     } else if (cJSON_IsRaw(v)) {
         sbuf_adds(b, v->valuestring ? v->valuestring : "null");
     } else if (cJSON_IsArray(v)) {
@@ -414,18 +426,8 @@ static void indent(struct sbuf *b, int pretty, int depth)
 
 static void print_safe(struct sbuf *b, const cJSON *v, int pretty, int depth)
 {
-    char num[32];
-    if (!v || cJSON_IsNull(v) || cJSON_IsInvalid(v)) {
-        sbuf_adds(b, "null");
-    } else if (cJSON_IsFalse(v)) {
-        sbuf_adds(b, "false");
-    } else if (cJSON_IsTrue(v)) {
-        sbuf_adds(b, "true");
-    } else if (cJSON_IsNumber(v)) {
-        json_format_number(v->valuedouble, num);
-        sbuf_adds(b, num);
-    } else if (cJSON_IsString(v)) {
-        put_string(b, v->valuestring ? v->valuestring : "", 1);
+    if (put_scalar(b, v, 1)) {
+        /* done */
     } else if (cJSON_IsArray(v) || cJSON_IsObject(v)) {
         int obj = cJSON_IsObject(v);
         sbuf_addc(b, obj ? '{' : '[');
