@@ -206,17 +206,27 @@ static cJSON *usage_json(const struct lm_response *r)
     return u;
 }
 
+/* Render the prompt into *ro (freed by the caller on success) and take its
+ * stats, pressure and rendered hash into the run.  0 / -1 with err. */
+static int render_run(struct run *r, enum render_blob_mode blobs, struct render_out *ro,
+                      struct dse_err *err)
+{
+    if (render_prompt(r->sig, r->params, r->input, r->bs, blobs, ro, err) < 0) {
+        render_out_free(ro);
+        return -1;
+    }
+    r->stats = ro->stats;
+    r->pressure = ro->pressure;
+    ro->stats = ro->pressure = NULL;
+    snprintf(r->rendered_hash, sizeof r->rendered_hash, "%s", ro->rendered_hash);
+    return 0;
+}
+
 static cJSON *run_direct(struct run *r, struct dse_err *err)
 {
     struct render_out ro;
-    if (render_prompt(r->sig, r->params, r->input, r->bs, RENDER_BLOBS_INLINE, &ro, err) < 0) {
-        render_out_free(&ro);
+    if (render_run(r, RENDER_BLOBS_INLINE, &ro, err) < 0)
         return NULL;
-    }
-    r->stats = ro.stats;
-    r->pressure = ro.pressure;
-    ro.stats = ro.pressure = NULL;
-    snprintf(r->rendered_hash, sizeof r->rendered_hash, "%s", ro.rendered_hash);
 
     struct predict_model main_m, repair_m;
     predict_model_resolve(r->params, "main", &main_m);
@@ -297,14 +307,8 @@ static cJSON *run_rlm(struct run *r, struct dse_err *err)
         return NULL;
     }
     struct render_out ro;
-    if (render_prompt(r->sig, r->params, r->input, r->bs, RENDER_BLOBS_PLACEHOLDER, &ro, err) < 0) {
-        render_out_free(&ro);
+    if (render_run(r, RENDER_BLOBS_PLACEHOLDER, &ro, err) < 0)
         return NULL;
-    }
-    r->stats = ro.stats;
-    r->pressure = ro.pressure;
-    ro.stats = ro.pressure = NULL;
-    snprintf(r->rendered_hash, sizeof r->rendered_hash, "%s", ro.rendered_hash);
 
     struct rlm_loop L = {
         .signature = r->sig,
