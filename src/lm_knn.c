@@ -282,6 +282,16 @@ static void lines_split(const char *s, struct lines *out)
     }
 }
 
+/* l without its leading and trailing white space. */
+static struct line line_trimmed(struct line l)
+{
+    while (l.n && isspace((unsigned char)*l.s))
+        l.s++, l.n--;
+    while (l.n && isspace((unsigned char)l.s[l.n - 1]))
+        l.n--;
+    return l;
+}
+
 static bool line_is(const struct line *l, const char *text)
 {
     size_t n = strlen(text);
@@ -515,12 +525,9 @@ static char *answer_extract(const char *content, const char *marker)
     lines_split(chunk, &L);
     size_t chars = 0;
     for (size_t i = 0; i < L.n; i++) {
-        const char *s = L.v[i].s;
-        size_t n = L.v[i].n;
-        while (n && isspace((unsigned char)*s))
-            s++, n--;
-        while (n && isspace((unsigned char)s[n - 1]))
-            n--;
+        struct line t = line_trimmed(L.v[i]);
+        const char *s = t.s;
+        size_t n = t.n;
         if (!n || !line_matches(s, n, &kw))
             continue;
         size_t c = util_utf8_len(s, n);
@@ -738,12 +745,9 @@ static void add_lines(struct sbuf *out, size_t *chars, const char *text)
     struct lines L;
     lines_split(text, &L);
     for (size_t i = 0; i < L.n; i++) {
-        const char *s = L.v[i].s;
-        size_t n = L.v[i].n;
-        while (n && isspace((unsigned char)*s))
-            s++, n--;
-        while (n && isspace((unsigned char)s[n - 1]))
-            n--;
+        struct line t = line_trimmed(L.v[i]);
+        const char *s = t.s;
+        size_t n = t.n;
         if (!n)
             continue;
         char *line = xstrndup(s, n);

@@ -370,6 +370,19 @@ static void receipt_cursor(const cJSON *row, char *out, size_t cap)
     snprintf(out, cap, "%.0f:%s", json_num(row, "createdAtMs", 0), json_str(row, "receiptId", ""));
 }
 
+/* A fallback page's answer {ok, nextCursor, items}; next NULL: the end. */
+static cJSON *page_answer(cJSON *items, const char *next)
+{
+    cJSON *v = json_obj();
+    json_set_bool(v, "ok", true);
+    if (next)
+        json_set_str(v, "nextCursor", next);
+    else
+        json_set_null(v, "nextCursor");
+    json_set(v, "items", items);
+    return v;
+}
+
 /* x_receipts_page from listPredictReceiptsBySignatureIdAdmin: the newest 200
  * receipts of one signature (the reference's maximum), filtered here. */
 static int fallback_receipts_page(struct store *st, const cJSON *args, cJSON **out,
@@ -456,16 +469,9 @@ static int fallback_receipts_page(struct store *st, const cJSON *args, cJSON **o
         more = row_matches(rows[j], args, "resultTag") &&
                row_matches(rows[j], args, "strategyId") &&
                row_matches(rows[j], args, "compiled_id") && row_matches(rows[j], args, "threadId");
-    cJSON *v = json_obj();
-    json_set_bool(v, "ok", true);
-    if (more && last)
-        json_set_str(v, "nextCursor", last);
-    else
-        json_set_null(v, "nextCursor");
-    json_set(v, "items", items);
+    *out = page_answer(items, more ? last : NULL);
     free(rows);
     cJSON_Delete(list);
-    *out = v;
     return 0;
 }
 
@@ -520,16 +526,9 @@ static int fallback_examples_page(struct store *st, const cJSON *args, cJSON **o
         cJSON_AddItemToArray(items, item);
         last = json_str(item, "cursor", NULL);
     }
-    cJSON *v = json_obj();
-    json_set_bool(v, "ok", true);
-    if (i >= 0 && i < n && last)
-        json_set_str(v, "nextCursor", last);
-    else
-        json_set_null(v, "nextCursor");
-    json_set(v, "items", items);
+    *out = page_answer(items, i >= 0 && i < n ? last : NULL);
     free(rows);
     cJSON_Delete(res);
-    *out = v;
     return 0;
 }
 
