@@ -507,6 +507,19 @@ static int load_fwd(struct ui *ui, struct listview *lv)
     return add;
 }
 
+/* BACK pages come nearest-first: the rows of items (consumed), reversed,
+ * into rows[0 .. size of items), unmarked. */
+static void put_back_page(struct listview *lv, cJSON *items)
+{
+    int i = cJSON_GetArraySize(items) - 1;
+    while (items->child) {
+        lv->rows[i] = cJSON_DetachItemViaPointer(items, items->child);
+        lv->mark[i] = 0;
+        i--;
+    }
+    cJSON_Delete(items);
+}
+
 static int load_back(struct ui *ui, struct listview *lv)
 {
     if (!lv->cfg.paged || !lv->more_back || !lv->n)
@@ -521,14 +534,7 @@ static int load_back(struct ui *ui, struct listview *lv)
     reserve(lv, lv->n + add);
     memmove(lv->rows + add, lv->rows, (size_t)lv->n * sizeof *lv->rows);
     memmove(lv->mark + add, lv->mark, (size_t)lv->n * sizeof *lv->mark);
-    /* BACK pages come nearest-first: the first item goes just above row 0. */
-    int i = add - 1;
-    while (items->child) {
-        lv->rows[i] = cJSON_DetachItemViaPointer(items, items->child);
-        lv->mark[i] = 0;
-        i--;
-    }
-    cJSON_Delete(items);
+    put_back_page(lv, items); /* the first item goes just above row 0 */
     lv->n += add;
     lv->sel += add;
     int oldtop_row = lv->nvis ? lv->vis[lv->top < lv->nvis ? lv->top : 0] + add : 0;
@@ -550,13 +556,7 @@ static int load_end(struct ui *ui, struct listview *lv)
     clear_rows(lv);
     int add = cJSON_GetArraySize(items);
     reserve(lv, add);
-    int i = add - 1;
-    while (items->child) {
-        lv->rows[i] = cJSON_DetachItemViaPointer(items, items->child);
-        lv->mark[i] = 0;
-        i--;
-    }
-    cJSON_Delete(items);
+    put_back_page(lv, items);
     lv->n = add;
     lv->more_back = next != NULL;
     lv->more_fwd = false;
