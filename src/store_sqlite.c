@@ -21,6 +21,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <sqlite3.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -460,6 +461,17 @@ static size_t utf16_prefix(const char *s, size_t max)
     return i;
 }
 
+/* s (NULL as "") without leading and trailing white space, cut to at most
+ * max UTF-16 units (SIZE_MAX: uncut).  Caller frees. */
+static char *trimmed(const char *s, size_t max)
+{
+    char *t = xstrdup(s ? s : "");
+    char *tt = util_trim(t);
+    char *r = xstrndup(tt, utf16_prefix(tt, max));
+    free(t);
+    return r;
+}
+
 /* Trimmed copy of an optional string argument, cut to max UTF-16 units;
  * NULL when absent or empty after trimming.  Caller frees. */
 static char *arg_clamped(struct ctx *c, const char *name, size_t max)
@@ -467,14 +479,11 @@ static char *arg_clamped(struct ctx *c, const char *name, size_t max)
     const char *v = arg_opt(c, name);
     if (!v)
         return NULL;
-    char *t = xstrdup(v);
-    char *tt = util_trim(t);
-    if (!*tt) {
-        free(t);
+    char *r = trimmed(v, max);
+    if (!*r) {
+        free(r);
         return NULL;
     }
-    char *r = xstrndup(tt, utf16_prefix(tt, max));
-    free(t);
     return r;
 }
 
@@ -977,12 +986,7 @@ static int do_canary_start(struct ctx *c, cJSON **out)
     double max_rate = has_rate ? rate_in : 0.2;
     max_rate = isnan(max_rate) ? 0 : clampd(max_rate, 0, 1);
     /* The salt given is kept (the reference's HTTP handler dropped it). */
-    char *salt;
-    {
-        char *t = xstrdup(salt_arg ? salt_arg : "");
-        salt = xstrdup(util_trim(t));
-        free(t);
-    }
+    char *salt = trimmed(salt_arg, SIZE_MAX);
     if (!salt[0]) {
         char uuid[37];
         util_uuid(uuid);
@@ -2265,9 +2269,7 @@ static char *var_name(struct ctx *c)
         bad_input(c, "name is required");
         return NULL;
     }
-    char *t = xstrdup(v);
-    char *name = xstrdup(util_trim(t));
-    free(t);
+    char *name = trimmed(v, SIZE_MAX);
     size_t n = utf16_len(name);
     if (n < 1 || n > VAR_NAME_MAX) {
         free(name);
@@ -2506,9 +2508,7 @@ static char *run_id_arg(struct ctx *c)
     const char *v = arg_opt(c, "runId");
     if (c->failed)
         return NULL;
-    char *t = xstrdup(v ? v : "");
-    char *id = xstrdup(util_trim(t));
-    free(t);
+    char *id = trimmed(v, SIZE_MAX);
     size_t n = utf16_len(id);
     if (n < 1 || n > 200) {
         free(id);
@@ -2539,6 +2539,17 @@ static int run_exists(struct ctx *c, const char *run_id)
     return has_row(c, s);
 }
 
+/* 0 when the ops run exists, else -1 with run_not_found (or the error). */
+static int run_require(struct ctx *c, const char *run_id)
+{
+    int ex = run_exists(c, run_id);
+    if (ex < 0)
+        return -1;
+    if (!ex)
+        return dse_fail(c->err, "run_not_found", "no ops run %s", run_id);
+    return 0;
+}
+
 static int do_runs_start(struct ctx *c, cJSON **out)
 {
     char *id = run_id_arg(c);
@@ -2562,13 +2573,10 @@ static int do_runs_start(struct ctx *c, cJSON **out)
                 }
                 if (cJSON_GetArraySize(sig_list) >= 50)
                     continue; /* at most 50 ids are kept */
-                char *t = xstrdup(it->valuestring);
-                char *tt = util_trim(t);
-                if (*tt) {
-                    tt[utf16_prefix(tt, 200)] = 0;
-                    cJSON_AddItemToArray(sig_list, cJSON_CreateString(tt));
-                }
-                free(t);
+                char *sid = trimmed(it->valuestring, 200);
+                if (*sid)
+                    cJSON_AddItemToArray(sig_list, cJSON_CreateString(sid));
+                free(sid);
             }
         }
     }
@@ -2622,23 +2630,13 @@ static int do_runs_event(struct ctx *c, cJSON **out)
         bad_input(c, "level must be info, warn or error");
         goto done;
     }
-    {
-        char *t = xstrdup(msg_in ? msg_in : "");
-        char *tt = util_trim(t);
-        msg = xstrndup(tt, utf16_prefix(tt, 2000));
-        free(t);
-    }
+    msg = trimmed(msg_in, 2000);
     if (!msg[0]) {
         bad_input(c, "message must not be empty");
         goto done;
     }
-    int ex = run_exists(c, id);
-    if (ex < 0)
+    if (run_require(c, id) < 0)
         goto done;
-    if (!ex) {
-        dse_fail(c->err, "run_not_found", "no ops run %s", id);
-        goto done;
-    }
     int64_t ts = c->now;
     if (has_ts && isfinite(ts_in))
         ts = ts_in < 0 ? 0 : (int64_t)floor(ts_in);
@@ -2670,13 +2668,8 @@ static int do_runs_finish(struct ctx *c, cJSON **out)
         bad_input(c, "status must be finished or failed");
         goto done;
     }
-    int ex = run_exists(c, id);
-    if (ex < 0)
+    if (run_require(c, id) < 0)
         goto done;
-    if (!ex) {
-        dse_fail(c->err, "run_not_found", "no ops run %s", id);
-        goto done;
-    }
     sqlite3_stmt *s = S(c, SQL_RUN_FINISH);
     bt(c, s, 1, id);
     bt(c, s, 2, status);
