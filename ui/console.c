@@ -529,7 +529,7 @@ static void draw_header(struct ui *ui)
         snprintf(jobs, sizeof jobs, "%d job%s running  ", njobs, njobs == 1 ? "" : "s");
     snprintf(right, sizeof right, "%s%srefresh %dms  %s ", jobs, ui->frozen ? "FROZEN  " : "",
              ui->refresh_ms, clock + 11);
-    char *left = draw_fmt(" dse  %s  [%s]", ui->st->desc, mode);
+    char *left = xasprintf(" dse  %s  [%s]", ui->st->desc, mode);
     int rw = text_width(right);
     if (rw > wd / 2)
         rw = wd / 2;
@@ -547,7 +547,7 @@ static void draw_tabs(struct ui *ui)
     for (int i = 0; i < PANE__COUNT && x < wd; i++) {
         char key[32];
         keymap_key_for(ui->km, SCOPE_GLOBAL, ACT_PANE_SIGNATURES + i, key, sizeof key);
-        char *t = draw_fmt(" %s%s%s ", key, key[0] ? " " : "", ui->panes[i].ops->title);
+        char *t = xasprintf(" %s%s%s ", key, key[0] ? " " : "", ui->panes[i].ops->title);
         int tw = text_width(t);
         bool active = i == PANE_SIGNATURES ? ui->focus_left : (!ui->focus_left && i == ui->cur);
         if (x + tw > wd)
@@ -557,7 +557,7 @@ static void draw_tabs(struct ui *ui)
         x += tw;
     }
     if (x < wd && ui->sig) {
-        char *s = draw_fmt("  %s", ui_sig_label(ui));
+        char *s = xasprintf("  %s", ui_sig_label(ui));
         draw_clean(ui, w, 0, x, wd - x, ROLE_TITLE, s, TEXT_RIGHT);
         free(s);
     }
@@ -617,7 +617,7 @@ static void draw_pane(struct ui *ui, struct pane *p)
     draw_clear_inner(ui, p->win, p->r.h, p->r.w);
     if (p->ops->draw && p->ih > 0 && p->iw > 0)
         p->ops->draw(p);
-    char *title = p->subtitle[0] ? draw_fmt("%s %s %s", p->ops->title, ui->ascii ? "-" : "\xc2\xb7", p->subtitle)
+    char *title = p->subtitle[0] ? xasprintf("%s %s %s", p->ops->title, ui->ascii ? "-" : "\xc2\xb7", p->subtitle)
                                  : xstrdup(p->ops->title);
     draw_frame(ui, p->win, p->r.h, p->r.w, frame, title, p->note);
     free(title);

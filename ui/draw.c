@@ -1,6 +1,5 @@
 #include "draw.h"
 
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,12 +63,12 @@ void draw_frame(struct ui *ui, WINDOW *w, int h, int wd, int role, const char *t
         nw = text_width(note) + 2;
         if (nw > room / 2)
             nw = room / 2;
-        char *n = draw_fmt(" %s ", note);
+        char *n = xasprintf(" %s ", note);
         draw_clean(ui, w, 0, wd - 2 - nw, nw, role, n, TEXT_RIGHT);
         free(n);
     }
     if (title && *title) {
-        char *t = draw_fmt(" %s ", title);
+        char *t = xasprintf(" %s ", title);
         int tw = text_width(t);
         int avail = room - nw - 1;
         if (tw > avail)
@@ -109,13 +108,4 @@ void draw_bar(struct ui *ui, WINDOW *w, int y, int x, int width, double frac, do
             ch = "|";
         draw_clean(ui, w, y, x + i, 1, in ? fill_role : ROLE_BAR_EMPTY, ch, TEXT_LEFT);
     }
-}
-
-char *draw_fmt(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *s = xvasprintf(fmt, ap);
-    va_end(ap);
-    return s;
 }

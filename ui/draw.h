@@ -33,8 +33,5 @@ int draw_kv(struct ui *ui, WINDOW *w, int y, int x, int width, int label_w, cons
  * ROLE_BAR_EMPTY; mark (0..1, < 0 for none) draws a '|' threshold. */
 void draw_bar(struct ui *ui, WINDOW *w, int y, int x, int width, double frac, double mark,
               int fill_role);
-/* Printf into a clean string for draw_clean (formats our own text; pass
- * untrusted parts through text_clean first). */
-char *draw_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif
