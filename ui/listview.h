@@ -154,8 +154,10 @@ int listview_fetch_page(struct ui *ui, enum store_op op, cJSON *args, const char
  * listview_set_filter. */
 int listview_filter(struct ui *ui, struct listview *lv, const char *text);
 
-/* Lists of the selected signature's rows.  `sig` is the pane's buffer
- * (cap bytes) naming the signature the list holds. */
+/* ---- lists of the selected signature's rows ---- */
+/* `sig` is the pane's buffer (cap bytes) naming the signature whose rows
+ * the list holds. */
+
 /* on_data: reload in place when the list already holds ui->sig's rows
  * (ui->sig must be set), otherwise copy ui->sig into sig and start over.
  * Returns true when it started over. */
