@@ -81,6 +81,8 @@ int cmd_signatures(struct cli_ctx *ctx, int argc, char **argv)
                       NULL);
     if (n < 0)
         return -n;
+    if (n > 0)
+        return cli_usage_error(usage, "unexpected argument '%s'", ctx->positional[0]);
     if (window < 1)
         window = 1;
     cJSON *list = NULL;

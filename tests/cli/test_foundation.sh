@@ -20,6 +20,7 @@ done
 expect_rc 0 "$D" --help
 expect_rc 2 "$D" no-such-command
 expect_rc 2 "$D" --db "$DB" examples list --signature x --bogus
+expect_rc 2 "$D" --db "$DB" signatures stray-argument
 
 # init is idempotent
 expect_rc 0 "$D" --db "$DB" init
