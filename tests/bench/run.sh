@@ -9,7 +9,8 @@
 #   BENCH_SECONDS (5)         seconds per wrk run
 #   BENCH_LM_LATENCY (50)     ms per fake LM call
 #   BENCH_OWN_CLIENT (0)      1: also measure dse serve with bench_http (always when no wrk)
-#   BENCH_ONLY                space-separated subset: gen receipts serve compile console
+#   BENCH_TOKEN_SAMPLES (20000)  requests per kind of token for bench_token_timing
+#   BENCH_ONLY                space-separated subset: gen receipts serve token compile console
 set -u
 : "${DSE_BIN:?}" "${DSE_SRCDIR:?}" "${DSE_BENCH_BIN:?}"
 B=$DSE_BENCH_BIN
@@ -18,7 +19,8 @@ N_EX=${BENCH_EXAMPLES:-100000}
 SEED=${BENCH_SEED:-1}
 SECS=${BENCH_SECONDS:-5}
 LAT=${BENCH_LM_LATENCY:-50}
-ONLY=${BENCH_ONLY:-gen receipts serve compile console}
+TOK_N=${BENCH_TOKEN_SAMPLES:-20000}
+ONLY=${BENCH_ONLY:-gen receipts serve token compile console}
 DATASET="$DSE_SRCDIR/db/datasets/selecttool.dataset.v1.jsonl"
 [ -f "$DATASET" ] || DATASET="$DSE_SRCDIR/tests/fuzz/corpus/fuzz_dataset/selecttool.jsonl"
 rows="$B/rows.txt"; : >"$rows"
@@ -110,6 +112,19 @@ if want serve; then
   start_serve "$tmp/remote.db"
   "$B/bench_receipts" --remote "$url" --token "$ADMIN" --batched 50000 --single 5000 \
     --label "through dse serve" | collect || { stop_serve; exit 1; }
+  stop_serve
+fi
+
+# ---- bearer-token timing ------------------------------------------------
+# Its own small store and a 64-character admin token; the figure is whether
+# a wrong token's response time shows how much of it matched.
+if want token; then
+  say "bearer-token timing: 4 kinds x $TOK_N requests (about 20 s)"
+  TT="bench-tokentime-$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')"
+  printf 'admin %s bench\n' "$TT" >"$tmp/tokens"; chmod 600 "$tmp/tokens"
+  start_serve "$tmp/token.db"
+  "$B/bench_token_timing" "${url#http://}" "$TT" "$TOK_N" "$SEED" | collect ||
+    say "token timing benchmark failed (see $log)"
   stop_serve
 fi
 
