@@ -54,6 +54,9 @@ fi
 if want receipts; then
   say "receipt recording, local"
   "$B/bench_receipts" --db "$tmp/rc.db" --label local | collect || exit 1
+  rm -f "$tmp"/rc.db*
+  say "the same rows through plain SQLite (the storage ceiling)"
+  "$B/bench_sqlite_floor" "$tmp" | collect || exit 1
 fi
 
 # ---- dse serve ---------------------------------------------------------
