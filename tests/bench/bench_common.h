@@ -13,11 +13,16 @@
 #define DSE_BENCH_COMMON_H
 
 #include <cjson/cJSON.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "hash.h"
 #include "json.h"
@@ -174,6 +179,29 @@ static inline cJSON *bench_receipt_item(const char *thread_id, cJSON *receipt)
     json_set_str(it, "runId", json_str(receipt, "receiptId", ""));
     json_set(it, "receipt", receipt);
     return it;
+}
+
+/* A new TCP connection to addr with Nagle off and a 5 s receive timeout;
+ * reset_on_close: close() sends RST instead of leaving TIME_WAIT (for
+ * benchmarks that open a connection per request).  -1 on failure. */
+static inline int bench_dial(const struct sockaddr_in *addr, int reset_on_close)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (reset_on_close) {
+        struct linger lg = {.l_onoff = 1, .l_linger = 0};
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    }
+    struct timeval tv = {5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (connect(fd, (const struct sockaddr *)addr, sizeof *addr) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
 }
 
 /* Resident set size of this process in KiB (from /proc). */

@@ -38,20 +38,6 @@ struct worker {
     long errors;
 };
 
-static int dial(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    struct timeval tv = {5, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 /* One request/answer on fd; 0 when the answer was a whole 200. */
 static int exchange(int fd, char *buf, size_t cap)
 {
@@ -86,18 +72,18 @@ static void *run(void *arg)
 {
     struct worker *w = arg;
     char *buf = malloc(1 << 20);
-    int fd = dial();
+    int fd = bench_dial(&addr, 0);
     while (bench_now_s() < deadline) {
         if (fd < 0) {
             w->errors++;
-            fd = dial();
+            fd = bench_dial(&addr, 0);
             continue;
         }
         double t0 = bench_now_s();
         if (exchange(fd, buf, 1 << 20) < 0) {
             w->errors++;
             close(fd);
-            fd = dial();
+            fd = bench_dial(&addr, 0);
             continue;
         }
         if (w->n < MAX_SAMPLES)

@@ -79,30 +79,12 @@ static int64_t now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static int dial(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return -1;
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    struct linger lg = {.l_onoff = 1, .l_linger = 0};
-    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-    struct timeval tv = {5, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 /* Sends one request on a fresh connection and reads the whole answer
  * (headers, then Content-Length bytes).  Returns the HTTP status, or -1;
  * *ns is the time from the send to the last byte. */
 static int exchange(const struct kind_data *k, char *buf, int64_t *ns)
 {
-    int fd = dial();
+    int fd = bench_dial(&addr, 1);
     if (fd < 0)
         return -1;
     int status = -1;
