@@ -121,12 +121,39 @@ static void row_key(const struct listview *lv, const cJSON *row, char *buf, size
     snprintf(buf, cap, "%s", h);
 }
 
+/* FNV-1a over a JSON tree in document order, without serialising it: rows
+ * of one list come from one query shape, so their member order is stable,
+ * and this runs for every row fetched. */
+static uint32_t fnv_bytes(uint32_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= 16777619u;
+    }
+    return h;
+}
+
+static uint32_t tree_hash(const cJSON *v, uint32_t h)
+{
+    for (; v; v = v->next) {
+        int type = v->type & 0xff;
+        h = fnv_bytes(h, &type, sizeof type);
+        if (v->string)
+            h = fnv_bytes(h, v->string, strlen(v->string) + 1);
+        if (cJSON_IsString(v) && v->valuestring)
+            h = fnv_bytes(h, v->valuestring, strlen(v->valuestring) + 1);
+        else if (cJSON_IsNumber(v))
+            h = fnv_bytes(h, &v->valuedouble, sizeof v->valuedouble);
+        else if (cJSON_IsArray(v) || cJSON_IsObject(v))
+            h = tree_hash(v->child, h) * 16777619u;
+    }
+    return h;
+}
+
 static uint32_t row_hash(const cJSON *row)
 {
-    char *c = json_canonical(row);
-    uint32_t h = fnv(c);
-    free(c);
-    return h;
+    return row ? tree_hash(row->child, (uint32_t)(row->type & 0xff) ^ 2166136261u) : 0;
 }
 
 static const char *row_cursor(const cJSON *row) { return json_str(row, "cursor", NULL); }

@@ -19,6 +19,9 @@ wait_for "refresh 200ms"
 # a receipt from another process shows up, marked as changed
 predict live-2
 wait_for "^│\* .*live-2"
+# a row that was there before and whose content changed (the signature's
+# receipt rate in the list on the left) is marked as well
+wait_for "^│\* SelectTool.v1"
 
 # frozen: no reload
 keys F; wait_for "FROZEN"
