@@ -194,8 +194,8 @@ static void report(struct series *s, double *all, int *nall)
     double p50 = bench_pct(v, (size_t)s->n, 50), p99 = bench_pct(v, (size_t)s->n, 99);
     char fig[128], note[128];
     snprintf(fig, sizeof fig, "console key -> frame p99, %s", s->name);
-    snprintf(note, sizeof note, "p50 %.1f ms, %d samples%s", p50, s->n,
-             s->silent ? ", some keys drew nothing" : "");
+    snprintf(note, sizeof note, "p50 %.1f ms, worst %.1f ms, %d samples%s", p50, v[s->n - 1],
+             s->n, s->silent ? ", some keys drew nothing" : "");
     bench_row(fig, "<= 16 ms p99", 16, p99, "ms", 1, note);
 }
 
@@ -266,7 +266,8 @@ int main(int argc, char **argv)
         press(&t, &open, i % 2 ? "q" : "\r");
     for (int i = 0; i < 99; i++)
         press(&t, &filt, "f");
-    for (int i = 0; i < 50; i++) {
+    /* 200 rounds like the cursor keys: with 50 the p99 is just the maximum. */
+    for (int i = 0; i < 200; i++) {
         press(&t, NULL, "/");
         if (write(t.fd, "thread-00042", 12) < 0)
             return 1;
