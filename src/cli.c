@@ -95,7 +95,8 @@ struct store *cli_store(struct cli_ctx *ctx)
     if (ctx->st)
         return ctx->st;
     struct dse_err err = {0};
-    unsigned flags = ctx->read_only ? STORE_READ_ONLY : 0;
+    unsigned flags = (ctx->read_only ? STORE_READ_ONLY : 0) |
+                     (ctx->interactive ? STORE_INTERACTIVE : 0);
     if (ctx->remote) {
         char *token = NULL;
         if (ctx->token_file) {

@@ -24,6 +24,7 @@ struct cli_ctx {
     bool json;             /* --json: machine-readable output */
     bool read_only;        /* --read-only */
     bool quiet;            /* --quiet: no progress lines */
+    bool interactive;      /* a screen waits on the store: STORE_INTERACTIVE */
     struct store *st;      /* opened on first cli_store() */
     const char *argv0;
     int (*console)(struct cli_ctx *ctx, int argc, char **argv); /* from ui/ */

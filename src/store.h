@@ -273,6 +273,13 @@ struct store_op_info {
 enum {
     STORE_READ_ONLY = 1 << 0, /* open read-only: no migration, mutations refused */
     STORE_NO_CREATE = 1 << 1, /* fail with "store_not_found" if the file is absent */
+    /* Remote: a screen waits on every call (the console).  A request that
+     * moves no byte for 2 s is given up, and after such a wait calls fail
+     * at once with "remote_unreachable" until a back-off (2 s, doubling to
+     * 15 s) has passed; then one call tries again.  So a hung server costs
+     * the screen at most 2 s per back-off instead of the full timeout on
+     * every call.  A refused connection fails fast anyway: no back-off. */
+    STORE_INTERACTIVE = 1 << 2,
 };
 
 /* SQLite back end (store_sqlite.c).  Creates the file and its directory when

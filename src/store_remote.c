@@ -29,6 +29,11 @@
 #define REMOTE_CONNECT_TIMEOUT_MS 3000L
 #define REMOTE_TOTAL_TIMEOUT_MS 15000L
 #define REMOTE_QUERY_RETRIES 2
+/* STORE_INTERACTIVE: give up after this long without a byte, and back off
+ * from a server that stopped answering (see store.h). */
+#define REMOTE_STALL_S 2L
+#define REMOTE_BACKOFF_MIN_MS 2000
+#define REMOTE_BACKOFF_MAX_MS 15000
 /* Below `dse serve`'s default idle timeout (10 s): a connection idle this long
  * is not reused, so a request is never sent on one the server is closing. */
 #define REMOTE_MAX_CONN_AGE_S 5L
@@ -43,6 +48,13 @@ struct remote {
     struct sbuf reply;
     int reply_too_big;
     uint64_t fake_counter;      /* change "counter" when the server has none */
+    bool interactive;           /* STORE_INTERACTIVE */
+    bool stalled;               /* interactive: the last transfer was cut for silence */
+    curl_off_t seen_dl, seen_ul;/* interactive: byte counts at the last progress */
+    int64_t seen_ms;            /* interactive: when they last moved (mono ms) */
+    int64_t down_until;         /* interactive: fail at once before this (mono ms) */
+    int backoff_ms;             /* interactive: the current back-off, 0 when up */
+    struct dse_err down_err;    /* interactive: why the server is taken as down */
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -124,8 +136,41 @@ static int transient_curl(CURLcode rc)
     }
 }
 
+/* Interactive handles: cut a transfer when no byte went either way for
+ * REMOTE_STALL_S (libcurl calls this about once a second when idle).  Its
+ * own low-speed limit averages over several seconds, so the request just
+ * sent would hide a silent server for a while. */
+static int remote_progress(void *p, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                           curl_off_t ulnow)
+{
+    (void)dltotal;
+    (void)ultotal;
+    struct remote *r = p;
+    int64_t now = util_mono_ms();
+    if (dlnow != r->seen_dl || ulnow != r->seen_ul) {
+        r->seen_dl = dlnow;
+        r->seen_ul = ulnow;
+        r->seen_ms = now;
+        return 0;
+    }
+    if (now - r->seen_ms >= REMOTE_STALL_S * 1000) {
+        r->stalled = true;
+        return 1; /* CURLE_ABORTED_BY_CALLBACK */
+    }
+    return 0;
+}
+
 static int fail_transport(struct remote *r, CURLcode rc, struct dse_err *err)
 {
+    if (rc == CURLE_ABORTED_BY_CALLBACK && r->stalled) {
+        double connect_s = 0;
+        curl_easy_getinfo(r->curl, CURLINFO_PRETRANSFER_TIME, &connect_s);
+        if (connect_s <= 0)
+            return dse_fail(err, "remote_unreachable", "cannot reach %s: no connection after %ld s",
+                            r->shown, REMOTE_STALL_S);
+        return dse_fail(err, "remote_unreachable", "%s sent nothing for %ld s", r->shown,
+                        REMOTE_STALL_S);
+    }
     if (rc == CURLE_WRITE_ERROR && r->reply_too_big)
         return dse_fail(err, "remote_too_large", "reply from %s is larger than %u MiB", r->shown,
                         REMOTE_MAX_REPLY >> 20);
@@ -138,7 +183,8 @@ static int fail_transport(struct remote *r, CURLcode rc, struct dse_err *err)
         curl_easy_getinfo(r->curl, CURLINFO_CONNECT_TIME, &connect_s);
         if (connect_s <= 0)
             return dse_fail(err, "remote_unreachable", "cannot reach %s: no connection after %ld s",
-                            r->shown, REMOTE_CONNECT_TIMEOUT_MS / 1000);
+                            r->shown,
+                            r->interactive ? REMOTE_STALL_S : REMOTE_CONNECT_TIMEOUT_MS / 1000);
         return dse_fail(err, "remote_unreachable", "%s did not answer within %ld s", r->shown,
                         REMOTE_TOTAL_TIMEOUT_MS / 1000);
     }
@@ -198,6 +244,22 @@ static void sleep_ms(long ms)
     }
 }
 
+/* Interactive handles: down (err, a request that waited in vain) starts or
+ * doubles the back-off; up (NULL, any reply) ends it. */
+static void note_health(struct remote *r, const struct dse_err *down)
+{
+    if (!down) {
+        r->down_until = 0;
+        r->backoff_ms = 0;
+        return;
+    }
+    r->backoff_ms = r->backoff_ms ? r->backoff_ms * 2 : REMOTE_BACKOFF_MIN_MS;
+    if (r->backoff_ms > REMOTE_BACKOFF_MAX_MS)
+        r->backoff_ms = REMOTE_BACKOFF_MAX_MS;
+    r->down_until = util_mono_ms() + r->backoff_ms;
+    r->down_err = *down;
+}
+
 /* POST one function call.  The body is built from the table's path (plain
  * ASCII, no escaping needed) and the canonical form of the arguments. */
 static int remote_call(struct remote *r, enum store_op op, const cJSON *args, cJSON **out,
@@ -218,18 +280,28 @@ static int remote_call(struct remote *r, enum store_op op, const cJSON *args, cJ
     curl_easy_setopt(r->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body.len);
 
     int64_t start = util_mono_ms();
+    if (r->interactive && r->down_until && start < r->down_until) {
+        sbuf_free(&body);
+        return dse_fail(err, "remote_unreachable", "%s (trying again in %d s)", r->down_err.msg,
+                        (int)((r->down_until - start + 999) / 1000));
+    }
     int rc = -1;
     for (int attempt = 0;; attempt++) {
         sbuf_reset(&r->reply);
         r->reply_too_big = 0;
         r->errbuf[0] = 0;
+        r->stalled = false;
+        r->seen_dl = r->seen_ul = -1;
+        r->seen_ms = util_mono_ms();
         CURLcode cc = curl_easy_perform(r->curl);
         long status = 0;
         if (cc == CURLE_OK)
             curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &status);
-        bool transient = cc != CURLE_OK ? transient_curl(cc) : transient_http(status);
-        /* Retrying stays within one total timeout overall. */
-        if (query && transient && attempt < REMOTE_QUERY_RETRIES &&
+        bool transient = cc != CURLE_OK ? transient_curl(cc) || r->stalled
+                                        : transient_http(status);
+        /* Retrying stays within one total timeout overall.  An interactive
+         * handle does not wait to retry: its back-off does that. */
+        if (query && transient && !r->interactive && attempt < REMOTE_QUERY_RETRIES &&
             util_mono_ms() - start < REMOTE_TOTAL_TIMEOUT_MS) {
             sleep_ms(100L << (2 * attempt)); /* 100 ms, 400 ms */
             continue;
@@ -238,6 +310,12 @@ static int remote_call(struct remote *r, enum store_op op, const cJSON *args, cJ
             rc = fail_transport(r, cc, err);
         else
             rc = remote_decode(r, status, out, err);
+        /* Only a wait backs off: a refused connection costs nothing, and
+         * the next call may well find the server back. */
+        if (r->interactive && cc == CURLE_OK)
+            note_health(r, NULL);
+        else if (r->interactive && (r->stalled || cc == CURLE_OPERATION_TIMEDOUT))
+            note_health(r, err);
         break;
     }
     sbuf_free(&body);
@@ -681,6 +759,15 @@ struct store *store_open_remote(const char *url, const char *token, unsigned fla
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
     curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+    r->interactive = (flags & STORE_INTERACTIVE) != 0;
+    if (r->interactive) {
+        /* Silence for REMOTE_STALL_S means a hung server; a transfer
+         * that keeps moving may still take up to the total timeout. */
+        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, REMOTE_STALL_S * 1000);
+        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, remote_progress);
+        curl_easy_setopt(c, CURLOPT_XFERINFODATA, r);
+        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    }
     curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, remote_write);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, r);

@@ -527,14 +527,18 @@ static void draw_header(struct ui *ui)
     int njobs = worker_count(ui);
     if (njobs)
         snprintf(jobs, sizeof jobs, "%d job%s running  ", njobs, njobs == 1 ? "" : "s");
-    snprintf(right, sizeof right, "%s%srefresh %dms  %s ", jobs, ui->frozen ? "FROZEN  " : "",
-             ui->refresh_ms, clock + 11);
+    /* OFFLINE stays up while the store does not answer; the message line
+     * that said so first may since show other things. */
+    snprintf(right, sizeof right, "%s%s%srefresh %dms  %s ", jobs,
+             ui->offline ? "OFFLINE  " : "", ui->frozen ? "FROZEN  " : "", ui->refresh_ms,
+             clock + 11);
     char *left = xasprintf(" dse  %s  [%s]", ui->st->desc, mode);
     int rw = text_width(right);
     if (rw > wd / 2)
         rw = wd / 2;
     draw_text(ui, w, 0, 0, wd - rw, role, left, TEXT_LEFT);
-    draw_clean(ui, w, 0, wd - rw, rw, ui->frozen ? ROLE_WARN : role, right, TEXT_RIGHT);
+    draw_clean(ui, w, 0, wd - rw, rw, ui->offline ? ROLE_ERROR : ui->frozen ? ROLE_WARN : role,
+               right, TEXT_RIGHT);
     free(left);
 }
 
@@ -718,8 +722,8 @@ static void poll_store(struct ui *ui)
      * the message line is not mistaken for the current state. */
     if (c == 0 && !ui->offline) {
         ui->offline = true;
-        ui_msg(ui, ROLE_ERROR, "cannot reach the store %s; retrying every %d ms", ui->st->desc,
-               ui->refresh_ms);
+        ui_msg(ui, ROLE_ERROR, "cannot reach the store %s; retrying in the background",
+               ui->st->desc);
     } else if (c != 0 && ui->offline) {
         ui->offline = false;
         ui_msg(ui, ROLE_OK, "reconnected to %s", ui->st->desc);
@@ -1174,6 +1178,7 @@ int ui_console_main(struct cli_ctx *ctx, int argc, char **argv)
     /* --read-only on a local store still opens it read-only at the SQLite
      * level; arming reopens it writable (commands_arm). */
     ro = ro || ctx->read_only;
+    ctx->interactive = true;
     struct store *st = cli_store(ctx);
     if (!st) {
         free(ui);
