@@ -134,6 +134,11 @@ static enum MHD_Result fake_handler(void *cls, struct MHD_Connection *c, const c
         return reply(c, 503, "busy");
     if (!strcmp(p, "dse/opsRuns:getRun"))
         return reply(c, 200, "<html>hello</html>");
+    if (!strcmp(p, "dse/canary:getCanary")) {
+        /* a server that hangs: nothing for 5 s (this connection's thread) */
+        sleep(5);
+        return reply(c, 200, "{\"status\":\"success\",\"value\":{\"ok\":true,\"canary\":null}}");
+    }
     if (!strcmp(p, "dse/opsRuns:listRuns")) {
         struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 65536,
                                                                    endless, NULL, NULL);
@@ -172,7 +177,10 @@ static void fake_done(void *cls, struct MHD_Connection *c, void **req_cls,
 static int fake_start(void **state)
 {
     (void)state;
-    fake = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD, 0, NULL, NULL, fake_handler, NULL,
+    /* A thread per connection: one hanging request must not stall others. */
+    fake = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+                                MHD_USE_AUTO,
+                            0, NULL, NULL, fake_handler, NULL,
                             MHD_OPTION_NOTIFY_COMPLETED, fake_done, NULL, MHD_OPTION_END);
     if (!fake)
         return -1;
@@ -466,6 +474,46 @@ static void test_unreachable(void **state)
     assert_string_equal(err.code, "invalid_input");
 }
 
+/* STORE_INTERACTIVE (the console): a request that moves no byte for 2 s is
+ * given up; then calls fail at once, without a request, until the back-off
+ * has passed; a reply ends the back-off.  A plain handle waits. */
+static void test_interactive_hang(void **state)
+{
+    (void)state;
+    reset();
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u", fake_port);
+    struct dse_err err = {0};
+    struct store *st = store_open_remote(url, NULL, STORE_INTERACTIVE, &err);
+    assert_non_null(st);
+    cJSON *args = cJSON_Parse("{\"signatureId\":\"s\"}");
+    assert_int_equal(store_call(st, STORE_OP_canary_get, args, NULL, &err), -1);
+    assert_string_equal(err.code, "remote_unreachable");
+    assert_non_null(strstr(err.msg, "sent nothing for 2 s"));
+    /* within the back-off: refused here, the server never asked */
+    int calls = fake_calls;
+    assert_int_equal(store_call(st, STORE_OP_runs_get, args, NULL, &err), -1);
+    assert_string_equal(err.code, "remote_unreachable");
+    assert_non_null(strstr(err.msg, "trying again in"));
+    assert_int_equal(fake_calls, calls);
+    /* after it, one call goes out again, and a reply ends the back-off */
+    sleep(3);
+    assert_int_equal(store_call(st, STORE_OP_x_changes, NULL, NULL, &err), 0);
+    assert_int_equal(fake_calls, calls + 1);
+    assert_int_equal(store_call(st, STORE_OP_x_changes, NULL, NULL, &err), 0);
+    assert_int_equal(fake_calls, calls + 2);
+    store_close(st);
+
+    /* a handle for the CLI (no flag) waits for the slow reply */
+    st = store_open_remote(url, NULL, 0, &err);
+    assert_non_null(st);
+    cJSON *out = NULL;
+    assert_int_equal(store_call(st, STORE_OP_canary_get, args, &out, &err), 0);
+    cJSON_Delete(out);
+    store_close(st);
+    cJSON_Delete(args);
+}
+
 static void test_read_only(void **state)
 {
     (void)state;
@@ -559,6 +607,7 @@ int main(void)
     const struct CMUnitTest remote[] = {
         cmocka_unit_test(test_plain_deployment),    cmocka_unit_test(test_extensions_listed),
         cmocka_unit_test(test_error_mapping),       cmocka_unit_test(test_retries),
+        cmocka_unit_test(test_interactive_hang),
         cmocka_unit_test(test_reply_cap),           cmocka_unit_test(test_batch_split),
         cmocka_unit_test(test_receipts_page_fallback),
         cmocka_unit_test(test_examples_page_fallback), cmocka_unit_test(test_auth),
