@@ -266,6 +266,12 @@ static int remote_call(struct remote *r, enum store_op op, const cJSON *args, cJ
                        struct dse_err *err)
 {
     const struct store_op_info *info = store_op_info(op);
+    if (r->interactive && r->down_until) {
+        int64_t now = util_mono_ms();
+        if (now < r->down_until)
+            return dse_fail(err, "remote_unreachable", "%s (trying again in %d s)",
+                            r->down_err.msg, (int)((r->down_until - now + 999) / 1000));
+    }
     struct sbuf body = {0};
     sbuf_printf(&body, "{\"path\":\"%s\",\"format\":\"json\",\"args\":", info->path);
     if (args)
@@ -280,11 +286,6 @@ static int remote_call(struct remote *r, enum store_op op, const cJSON *args, cJ
     curl_easy_setopt(r->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body.len);
 
     int64_t start = util_mono_ms();
-    if (r->interactive && r->down_until && start < r->down_until) {
-        sbuf_free(&body);
-        return dse_fail(err, "remote_unreachable", "%s (trying again in %d s)", r->down_err.msg,
-                        (int)((r->down_until - start + 999) / 1000));
-    }
     int rc = -1;
     for (int attempt = 0;; attempt++) {
         sbuf_reset(&r->reply);
@@ -297,8 +298,7 @@ static int remote_call(struct remote *r, enum store_op op, const cJSON *args, cJ
         long status = 0;
         if (cc == CURLE_OK)
             curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &status);
-        bool transient = cc != CURLE_OK ? transient_curl(cc) || r->stalled
-                                        : transient_http(status);
+        bool transient = cc != CURLE_OK ? transient_curl(cc) : transient_http(status);
         /* Retrying stays within one total timeout overall.  An interactive
          * handle does not wait to retry: its back-off does that. */
         if (query && transient && !r->interactive && attempt < REMOTE_QUERY_RETRIES &&

@@ -144,6 +144,19 @@ static sqlite3 *open_raw(const char *path)
     return db;
 }
 
+/* A new store at path with dse's schema (its migrations), reopened raw. */
+static sqlite3 *open_schema(const char *path)
+{
+    struct dse_err err = {0};
+    struct store *st = store_open_sqlite(path, 0, &err);
+    if (!st) {
+        fprintf(stderr, "bench_sqlite_floor: %s: %s\n", err.code, err.msg);
+        exit(1);
+    }
+    store_close(st);
+    return open_raw(path);
+}
+
 static void remove_db(const char *path)
 {
     char p[4200];
@@ -195,27 +208,14 @@ int main(int argc, char **argv)
     /* schema: dse's own migrations make the table and its indexes. */
     snprintf(path, sizeof path, "%s/floor-schema.db", argv[1]);
     remove_db(path);
-    struct dse_err err = {0};
-    struct store *st = store_open_sqlite(path, 0, &err);
-    if (!st) {
-        fprintf(stderr, "bench_sqlite_floor: %s: %s\n", err.code, err.msg);
-        return 1;
-    }
-    store_close(st);
-    sqlite3 *db = open_raw(path);
+    sqlite3 *db = open_schema(path);
     double full = insert_all(db, INS_FULL, v, n, V_SCHEMA);
     sqlite3_close(db);
     remove_db(path);
 
     /* unique: the same table with every secondary index dropped except the
      * receiptId UNIQUE constraint that makes retries idempotent. */
-    st = store_open_sqlite(path, 0, &err);
-    if (!st) {
-        fprintf(stderr, "bench_sqlite_floor: %s: %s\n", err.code, err.msg);
-        return 1;
-    }
-    store_close(st);
-    db = open_raw(path);
+    db = open_schema(path);
     sqlite3_stmt *q = NULL;
     if (sqlite3_prepare_v2(db,
                            "SELECT name FROM sqlite_master WHERE type = 'index' AND "
