@@ -14,11 +14,15 @@ BUILD   ?= build
 CC      ?= cc
 
 # Every library comes from a Debian package found with pkg-config.
-PKGS     := ncursesw sqlite3 libcjson libcurl libcrypto libmicrohttpd
+PKGS     := ncursesw sqlite3 libcjson libcurl libcrypto libmicrohttpd icu-i18n icu-uc
 PKG_DEBS := libncurses-dev libsqlite3-dev libcjson-dev libcurl4-openssl-dev \
-            libssl-dev libmicrohttpd-dev libcmocka-dev pkg-config
+            libssl-dev libmicrohttpd-dev libcmocka-dev libicu-dev pkg-config
 # Tools the test suite drives (tmux for console tests, curl for server tests).
 TOOL_DEBS := tmux curl sqlite3
+# Node.js and npm run the official `convex` client against `dse serve`
+# (tests/server/test_convex_client.sh).  A machine that already has node and
+# npm (e.g. from NodeSource) keeps them; otherwise Debian's packages are used.
+NODE_DEBS := nodejs npm
 
 WARN := -std=c11 -Wall -Wextra -Wformat=2 -Wshadow -Wstrict-prototypes \
         -Wmissing-prototypes -Wwrite-strings -Werror
@@ -60,7 +64,7 @@ BIN := $(BUILD)/dse
 # keep them so a second build does not recompile everything.
 .SECONDARY:
 
-.PHONY: all deps test unit-test script-test run demo asan install uninstall clean bench check-long fuzz fuzz-build
+.PHONY: all deps node-debs test unit-test script-test run demo asan install uninstall clean bench check-long fuzz fuzz-build
 all: $(BIN)
 
 # ---- dependencies -------------------------------------------------------
@@ -85,8 +89,12 @@ define ensure_debs
 endef
 
 deps: $(DEPS_STAMP)
+node-debs:
+	$(call ensure_debs,$(NODE_DEBS))
 $(DEPS_STAMP):
 	$(call ensure_debs,$(PKG_DEBS) $(TOOL_DEBS))
+	@if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then \
+	  $(MAKE) --no-print-directory node-debs; fi
 	@for m in $(PKGS) cmocka; do \
 	  pkg-config --exists $$m || { echo "dse: pkg-config cannot find $$m" >&2; exit 1; }; \
 	done
