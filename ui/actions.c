@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "compile.h"
+#include "fmt.h"
 #include "gate.h"
 #include "hash.h"
 #include "json.h"
@@ -83,6 +84,49 @@ static bool start_job(struct ui *ui, const struct act_arg *a, const char *what, 
     return worker_start(ui, j) == 0;
 }
 
+/* ---- who serves traffic ----
+ * Routing (reference §3, src/predict.c): while a canary row is enabled with
+ * rolloutPct > 0 and both ids, its canary id serves that share of threads
+ * and its control id (pinned when the canary started) the rest; the active
+ * pointer is not consulted.  Otherwise the active pointer serves, and with
+ * no pointer the signature's default params. */
+
+/* The selected signature's canary row when it routes traffic (caller
+ * frees), NULL when none; *failed when it could not be read (message). */
+static cJSON *routing_canary(struct ui *ui, bool *failed)
+{
+    struct dse_err err = {0};
+    int f = 0;
+    cJSON *row = store_canary(ui->st, ui->sig, &f, &err);
+    *failed = f != 0;
+    if (f) {
+        ui_err(ui, &err);
+        return NULL;
+    }
+    if (row && (!json_bool(row, "enabled", false) || json_num(row, "rolloutPct", 0) <= 0 ||
+                !*json_str(row, "canary_compiled_id", "") ||
+                !*json_str(row, "control_compiled_id", ""))) {
+        cJSON_Delete(row);
+        row = NULL;
+    }
+    return row;
+}
+
+/* "sha256:1a2b3c4d (previous active)" (hex8: "1a2b3c4d (...)", for lines
+ * that must fit the message line with more ids) or "the signature defaults
+ * (no pointer)" for the pointer value id. */
+static const char *pointer_desc(const char *id, const char *what, bool hex8, char *buf,
+                                size_t cap)
+{
+    char s[40];
+    if (!id || !*id)
+        snprintf(buf, cap, "the signature defaults (no pointer)");
+    else
+        snprintf(buf, cap, "%s (%s)", hex8 ? fmt_hex8(id, s, sizeof s) : short_id(id, s, sizeof s),
+                 what);
+    return buf;
+}
+
 /* ---- rollback ---- */
 
 static void rollback_yes(struct ui *ui, void *p)
@@ -134,8 +178,28 @@ static void rollback_begin(struct ui *ui)
                ui_sig_label(ui));
         return;
     }
-    char q[600];
-    rules_rollback_text(ui_sig_label(ui), &plan, ui->ascii, q, sizeof q);
+    bool failed;
+    cJSON *can = routing_canary(ui, &failed);
+    if (failed)
+        return;
+    char q[1300], rb[600], to[120], c1[40], c2[40], after[600];
+    rules_rollback_text(ui_sig_label(ui), &plan, ui->ascii, rb, sizeof rb);
+    if (can) {
+        /* The pointer moves, but the canary's routing does not look at it. */
+        pointer_desc(plan.to, "previous active", true, to, sizeof to);
+        snprintf(after, sizeof after,
+                 "canary %s (%lld%%) and its control %s keep serving; %s serves once the canary "
+                 "stops",
+                 fmt_hex8(json_str(can, "canary_compiled_id", ""), c1, sizeof c1),
+                 (long long)json_int(can, "rolloutPct", 0),
+                 fmt_hex8(json_str(can, "control_compiled_id", ""), c2, sizeof c2), to);
+    } else {
+        pointer_desc(plan.to, "previous active", false, to, sizeof to);
+        snprintf(after, sizeof after, "after the rollback traffic will be served by %s", to);
+    }
+    cJSON_Delete(can);
+    snprintf(q, sizeof q, "%s; %s?", rb, after);
+    ui_msg(ui, ROLE_WARN, "%s", after);
     struct act_arg *a = new_arg(ui);
     snprintf(a->from, sizeof a->from, "%s", plan.from);
     snprintf(a->compiled, sizeof a->compiled, "%s", plan.to);
@@ -358,13 +422,28 @@ static void canary_begin(struct ui *ui)
     }
     struct act_arg *a = new_arg(ui);
     if (row) {
-        char q[600], c[40], k[40];
-        snprintf(q, sizeof q, "stop canary %s: %s at %lld%% (ok %lld, err %lld); control %s "
-                              "serves all traffic again?",
+        /* Stopped, routing falls back to the active pointer, which is the
+         * control only if nobody moved it while the canary ran. */
+        char q[900], c[40], k[40], ptr[HASH_ID_LEN + 8], serve[120], after[400];
+        current_pointer(ui, ptr, sizeof ptr);
+        const char *ctl = json_str(row, "control_compiled_id", "");
+        if (!ptr[0])
+            snprintf(serve, sizeof serve, "the signature defaults (no pointer)");
+        else
+            snprintf(serve, sizeof serve, "the active pointer %s", fmt_hex8(ptr, k, sizeof k));
+        if (util_streq(ptr, ctl))
+            snprintf(after, sizeof after, "after the stop traffic goes to %s (the canary control)",
+                     serve);
+        else
+            snprintf(after, sizeof after,
+                     "after the stop traffic goes to %s, NOT the canary control %s (the pointer "
+                     "moved)",
+                     serve, fmt_hex8(ctl, k, sizeof k));
+        snprintf(q, sizeof q, "stop canary %s: %s at %lld%% (ok %lld, err %lld); %s?",
                  ui_sig_label(ui), short_id(json_str(row, "canary_compiled_id", ""), c, sizeof c),
                  (long long)json_int(row, "rolloutPct", 0), (long long)json_int(row, "okCount", 0),
-                 (long long)json_int(row, "errorCount", 0),
-                 short_id(json_str(row, "control_compiled_id", ""), k, sizeof k));
+                 (long long)json_int(row, "errorCount", 0), after);
+        ui_msg(ui, ROLE_WARN, "%s", after);
         cJSON_Delete(row);
         ui_confirm(ui, q, canary_stop_yes, a, free_arg);
         return;

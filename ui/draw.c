@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fmt.h"
 #include "util.h"
 
 static void put(struct ui *ui, WINDOW *w, int y, int x, int role, const char *fitted)
@@ -108,4 +109,41 @@ void draw_bar(struct ui *ui, WINDOW *w, int y, int x, int width, double frac, do
             ch = "|";
         draw_clean(ui, w, y, x + i, 1, in ? fill_role : ROLE_BAR_EMPTY, ch, TEXT_LEFT);
     }
+}
+
+void stale_result(struct stale *s, bool ok)
+{
+    int64_t now = util_now_ms();
+    if (ok) {
+        s->since_ms = 0;
+        s->good_ms = now;
+    } else if (!s->since_ms) {
+        s->since_ms = now;
+    }
+}
+
+void stale_subtitle(const struct stale *s, struct pane *p)
+{
+    if (!s->since_ms)
+        return;
+    char t[16];
+    size_t n = strlen(p->subtitle);
+    snprintf(p->subtitle + n, sizeof p->subtitle - n, "%sSTALE since %s",
+             n ? (p->ui->ascii ? " - " : " \xc2\xb7 ") : "", fmt_clock(s->since_ms, t, sizeof t));
+}
+
+int draw_stale(struct ui *ui, WINDOW *w, int y, int x, int width, const struct stale *s)
+{
+    if (!s->since_ms)
+        return y;
+    char t1[16], t2[16], line[200];
+    if (s->good_ms)
+        snprintf(line, sizeof line,
+                 "STALE since %s: the store does not answer; showing the data read at %s",
+                 fmt_clock(s->since_ms, t1, sizeof t1), fmt_clock(s->good_ms, t2, sizeof t2));
+    else
+        snprintf(line, sizeof line, "STALE since %s: the store does not answer; no data read yet",
+                 fmt_clock(s->since_ms, t1, sizeof t1));
+    draw_clean(ui, w, y, x, width, ROLE_ERROR, line, TEXT_LEFT);
+    return y + 1;
 }

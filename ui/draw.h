@@ -34,4 +34,21 @@ int draw_kv(struct ui *ui, WINDOW *w, int y, int x, int width, int label_w, cons
 void draw_bar(struct ui *ui, WINDOW *w, int y, int x, int width, double frac, double mark,
               int fill_role);
 
+/* ---- stale data ----
+ * A pane that cannot reload (the store does not answer: a remote server
+ * stopped or hung) keeps its last data and marks it, never showing empty
+ * values as if they were real.  The pane calls stale_result after each
+ * load; while since_ms is set it shows the mark. */
+struct stale {
+    int64_t since_ms; /* wall clock of the first failed load, 0 = fresh */
+    int64_t good_ms;  /* wall clock of the last good load, 0 = never */
+};
+void stale_result(struct stale *s, bool ok);
+/* Append " · STALE since HH:MM:SS" to the pane's subtitle when stale. */
+void stale_subtitle(const struct stale *s, struct pane *p);
+/* One line "STALE since HH:MM:SS: the store does not answer; showing the
+ * data read at HH:MM:SS" (or "no data read yet") in ROLE_ERROR; returns
+ * y + 1 when drawn, y when fresh. */
+int draw_stale(struct ui *ui, WINDOW *w, int y, int x, int width, const struct stale *s);
+
 #endif

@@ -25,4 +25,33 @@ const char *fmt_json(const cJSON *v, char *buf, size_t cap);
 /* A row field as text: strings as is, numbers, null -> "-". */
 const char *fmt_field(const cJSON *row, const char *key, char *buf, size_t cap);
 
+/* ---- numbers in fixed-width columns: never cut, abbreviated instead ---- */
+/* v in at most maxw characters, as precise as fits: "8.5", "120", "1234",
+ * "12k", "1.2M", "3.4G" (k/M/G/T/P by 1000s; one decimal when it fits and
+ * the value is below 10 of its unit).  decimals: digits after the point for
+ * plain values below 100 (0 or 1).  When even the shortest form is wider
+ * than maxw it is returned whole (the caller's column is then too narrow). */
+const char *fmt_num(double v, int maxw, int decimals, char *buf, size_t cap);
+/* "a/b" in at most maxw characters: whole when it fits, else b whole and a
+ * abbreviated, else both abbreviated ("1.2M/10k"). */
+const char *fmt_ratio(double a, double b, int maxw, char *buf, size_t cap);
+
+/* ---- canary judgement for display ---- */
+enum fmt_canary { FMT_CANARY_NONE, FMT_CANARY_COLLECTING, FMT_CANARY_HEALTHY, FMT_CANARY_FAILING };
+/* The canary row's state for the screen: the engine's verdict (gate.h:
+ * failing only from minSamples on, the auto-stop rule), and FAILING as well
+ * while still collecting when the error rate is already above maxErrorRate,
+ * or when the canary has errors at a higher rate than its control measured
+ * over the same time (control_n > 0 receipts, control_rate their error
+ * share; control_n <= 0: not measured).  text: "FAILING: error rate 0.500 >
+ * max 0.200 (4/20 samples, auto-stop at 20)".  *rate and *max (may be NULL)
+ * get the canary's error rate and maximum. */
+enum fmt_canary fmt_canary_judge(const cJSON *canary, double control_rate, long control_n,
+                                 char *text, size_t cap, double *rate, double *max);
+/* The newest auto_stop row in canary history rows (newest first), or NULL. */
+const cJSON *fmt_last_auto_stop(const cJSON *history);
+/* "2026-12-04 13:31 ok=0 err=10 rate=1.000 (max 0.200) canary sha256:09d58657"
+ * for an auto_stop history row (max from its reason when present). */
+const char *fmt_auto_stop(const cJSON *row, char *buf, size_t cap);
+
 #endif

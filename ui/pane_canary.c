@@ -17,6 +17,7 @@
 #include "gate.h"
 #include "json.h"
 #include "listview.h"
+#include "panes.h"
 #include "rules.h"
 #include "util.h"
 
@@ -40,11 +41,18 @@ struct canary {
     struct sample s[NSAMPLES];
     int ns;
     char salt_canary[HASH_ID_LEN + 1];
+    double ctl_rate;  /* the control's error share since the canary started */
+    long ctl_n;       /* its receipts counted (0 = not measured) */
+    struct stale stale;
 };
 
+/* Receipts of the control read to measure its error rate (newest first). */
+#define CONTROL_SAMPLE 200
+
+#define OKERR_W 9
 static const struct lv_col cols[] = {
     {"TIME", 11, 0, TEXT_LEFT, 0},  {"ACTION", 9, 0, TEXT_LEFT, 0},   {"CANARY", 8, 0, TEXT_LEFT, 0},
-    {"PCT", 4, 0, TEXT_RIGHT, 0},   {"OK/ERR", 9, 0, TEXT_RIGHT, 0},  {"REASON", 0, 14, TEXT_LEFT, 30},
+    {"PCT", 4, 0, TEXT_RIGHT, 0},   {"OK/ERR", OKERR_W, 0, TEXT_RIGHT, 0},  {"REASON", 0, 14, TEXT_LEFT, 30},
     {"ACTOR", 0, 6, TEXT_LEFT, 0},
 };
 
@@ -73,8 +81,8 @@ static void cell(void *ctx, const cJSON *row, int col, struct sbuf *out, int *ro
         break;
     case 4:
         if (cJSON_IsNumber(json_get(row, "okCount")))
-            sbuf_printf(out, "%lld/%lld", (long long)json_int(row, "okCount", 0),
-                        (long long)json_int(row, "errorCount", 0));
+            sbuf_adds(out, fmt_ratio(json_num(row, "okCount", 0), json_num(row, "errorCount", 0),
+                                     OKERR_W, buf, sizeof buf));
         break;
     case 5: sbuf_adds(out, json_str(row, "actorUserId", "-")); break;
     case 6: sbuf_adds(out, json_str(row, "reason", "")); break;
@@ -129,6 +137,64 @@ static double observed_rate(const struct canary *c)
     return (double)(b->total - a->total) * 60000.0 / (double)(b->ms - a->ms);
 }
 
+void pane_canary_control_rate(struct ui *ui, const cJSON *row, double *rate, long *n)
+{
+    *rate = 0;
+    *n = 0;
+    const char *ctl = json_str(row, "control_compiled_id", NULL);
+    if (!ctl || !*ctl || util_streq(ctl, json_str(row, "canary_compiled_id", NULL)))
+        return;
+    int64_t since = json_int(row, "createdAtMs", 0);
+    cJSON *a = json_obj(), *out = NULL;
+    json_set_str(a, "signatureId", json_str(row, "signatureId", ui->sig ? ui->sig : ""));
+    json_set_str(a, "compiled_id", ctl);
+    json_set_num(a, "limit", CONTROL_SAMPLE);
+    struct dse_err err = {0};
+    if (ui_call_quiet(ui, STORE_OP_x_receipts_page, a, &out, &err) < 0)
+        return;
+    long errors = 0;
+    const cJSON *r;
+    cJSON_ArrayForEach(r, json_get(out, "items"))
+    {
+        if (json_int(r, "createdAtMs", 0) < since)
+            break; /* newest first: the rest predate the canary */
+        const char *tag = json_str(r, "resultTag", "");
+        if (!strcmp(tag, "Error"))
+            errors++;
+        else if (strcmp(tag, "Ok"))
+            continue;
+        (*n)++;
+    }
+    if (*n)
+        *rate = (double)errors / (double)*n;
+    cJSON_Delete(out);
+}
+
+void pane_canary_autostop_notice(struct ui *ui, const char *sig, int64_t since_ms)
+{
+    /* One notice per auto-stop, whichever pane noticed it first. */
+    static char last_sig[256];
+    static int64_t last_ms;
+    cJSON *a = json_obj(), *out = NULL;
+    json_set_str(a, "signatureId", sig);
+    json_set_num(a, "limit", 10);
+    struct dse_err err = {0};
+    if (ui_call_quiet(ui, STORE_OP_canary_history, a, &out, &err) < 0)
+        return;
+    const cJSON *row = fmt_last_auto_stop(json_get(out, "history"));
+    int64_t at = json_int(row, "createdAtMs", 0);
+    if (row && at >= since_ms && !(at == last_ms && !strcmp(last_sig, sig))) {
+        snprintf(last_sig, sizeof last_sig, "%s", sig);
+        last_ms = at;
+        char label[128], what[300];
+        ui_sig_label_of(sig, label, sizeof label);
+        ui_msg(ui, ROLE_ERROR, "canary AUTO-STOPPED for %s: %s; %s", label,
+               fmt_auto_stop(row, what, sizeof what),
+               "the active pointer serves all traffic again");
+    }
+    cJSON_Delete(out);
+}
+
 static int on_data(struct pane *p)
 {
     struct canary *c = p->priv;
@@ -139,17 +205,28 @@ static int on_data(struct pane *p)
     if (!same) {
         snprintf(c->sig, sizeof c->sig, "%s", ui->sig);
         c->ns = 0;
+        cJSON_Delete(c->row);
+        c->row = NULL;
+        c->ctl_n = 0;
+        c->stale = (struct stale){0};
     }
-    cJSON_Delete(c->row);
-    c->row = NULL;
+    bool ok = true;
     cJSON *out = NULL;
     if (ui_call(ui, STORE_OP_canary_get, ui_sig_args(ui), &out) == 0) {
         const cJSON *r = json_get(out, "canary");
-        if (cJSON_IsObject(r))
-            c->row = json_dup(r);
+        cJSON *old = c->row;
+        c->row = cJSON_IsObject(r) ? json_dup(r) : NULL;
+        /* The canary we showed is gone (or replaced): say if it auto-stopped. */
+        if (old && (!c->row || json_int(old, "createdAtMs", 0) != json_int(c->row, "createdAtMs", 0) ||
+                    !util_streq(json_str(old, "canary_compiled_id", ""),
+                                json_str(c->row, "canary_compiled_id", ""))))
+            pane_canary_autostop_notice(ui, c->sig, json_int(old, "createdAtMs", 0));
+        cJSON_Delete(old);
+    } else {
+        ok = false; /* keep the last row we read, marked stale */
     }
     cJSON_Delete(out);
-    if (c->row) {
+    if (ok && c->row) {
         /* A restarted canary (counters reset) starts a new rate window. */
         const char *cid = json_str(c->row, "canary_compiled_id", "");
         long total = (long)(json_num(c->row, "okCount", 0) + json_num(c->row, "errorCount", 0));
@@ -157,19 +234,26 @@ static int on_data(struct pane *p)
             c->ns = 0;
         snprintf(c->salt_canary, sizeof c->salt_canary, "%s", cid);
         observe(c, total);
-    } else {
+        pane_canary_control_rate(ui, c->row, &c->ctl_rate, &c->ctl_n);
+    } else if (ok) {
         c->ns = 0;
+        c->ctl_n = 0;
     }
     cJSON *a = ui_sig_args(ui);
     json_set_num(a, "sinceMs", (double)(util_now_ms() - RATE_WINDOW_MS));
     out = NULL;
     if (ui_call(ui, STORE_OP_x_sig_stats, a, &out) == 0)
         c->stats_rpm = json_num(out, "receipts", 0) * 60000.0 / RATE_WINDOW_MS;
+    else
+        ok = false;
     cJSON_Delete(out);
     if (same)
         listview_reload(ui, &c->lv);
     else
         listview_reset(ui, &c->lv);
+    if (c->lv.err[0])
+        ok = false;
+    stale_result(&c->stale, ok);
     return UI_REDRAW;
 }
 
@@ -179,20 +263,33 @@ static int tick(struct pane *p)
     return UI_REDRAW;
 }
 
+static const cJSON *last_auto_stop(const struct canary *c)
+{
+    for (int i = 0; i < c->lv.n; i++)
+        if (!strcmp(json_str(c->lv.rows[i], "action", ""), "auto_stop"))
+            return c->lv.rows[i];
+    return NULL;
+}
+
 static void draw(struct pane *p)
 {
     struct canary *c = p->priv;
     struct ui *ui = p->ui;
-    char b1[64], b2[64], b3[64], line[600];
+    char b1[64], b2[64], b3[64], line[600], vtext[200];
     snprintf(p->subtitle, sizeof p->subtitle, "%s", ui_sig_label(ui));
+    stale_subtitle(&c->stale, p);
     int w = p->iw - 1, lw = 12, y = 1;
+    y = draw_stale(ui, p->win, y, 2, w, &c->stale);
     struct canary_verdict v;
     gate_canary_verdict(c->row, &v);
-    int vrole = v.state == CANARY_FAILING      ? ROLE_VERDICT_FAILING
-                : v.state == CANARY_HEALTHY    ? ROLE_VERDICT_HEALTHY
-                : v.state == CANARY_COLLECTING ? ROLE_VERDICT_COLLECTING
-                                               : ROLE_DIM;
-    y = draw_kv(ui, p->win, y, 2, w, lw, "verdict", vrole, v.text);
+    enum fmt_canary judged =
+        fmt_canary_judge(c->row, c->ctl_rate, c->ctl_n, vtext, sizeof vtext, NULL, NULL);
+    bool failing = judged == FMT_CANARY_FAILING;
+    int vrole = failing                            ? ROLE_VERDICT_FAILING
+                : judged == FMT_CANARY_HEALTHY     ? ROLE_VERDICT_HEALTHY
+                : judged == FMT_CANARY_COLLECTING  ? ROLE_VERDICT_COLLECTING
+                                                   : ROLE_DIM;
+    y = draw_kv(ui, p->win, y, 2, w, lw, "verdict", vrole, vtext);
     if (c->row) {
         const cJSON *r = c->row;
         /* Most telling first: a short pane keeps the bars. */
@@ -204,12 +301,15 @@ static void draw(struct pane *p)
             if (scale > 1)
                 scale = 1;
             draw_bar(ui, p->win, y, 2 + lw, bar, v.error_rate / scale,
-                     v.max_error_rate / scale, v.error_rate > v.max_error_rate ? ROLE_BAR_ERROR : ROLE_BAR_OK);
+                     v.max_error_rate / scale, failing ? ROLE_BAR_ERROR : ROLE_BAR_OK);
         }
-        snprintf(line, sizeof line, " %.3f %s max %.3f", v.error_rate,
-                 v.error_rate > v.max_error_rate ? ">" : "<=", v.max_error_rate);
+        char ctl[64] = "";
+        if (c->ctl_n > 0)
+            snprintf(ctl, sizeof ctl, "%scontrol %.3f (n=%ld)", DOT, c->ctl_rate, c->ctl_n);
+        snprintf(line, sizeof line, " %.3f %s max %.3f%s", v.error_rate,
+                 v.error_rate > v.max_error_rate ? ">" : "<=", v.max_error_rate, ctl);
         draw_clean(ui, p->win, y, 2 + lw + (bar >= 8 ? bar : 0), w - lw - (bar >= 8 ? bar : 0),
-                   v.error_rate > v.max_error_rate ? ROLE_ERROR : ROLE_VALUE, line, TEXT_LEFT);
+                   failing ? ROLE_ERROR : ROLE_VALUE, line, TEXT_LEFT);
         y++;
         /* samples progress + ETA */
         draw_clean(ui, p->win, y, 2, lw, ROLE_LABEL, "samples", TEXT_LEFT);
@@ -245,10 +345,13 @@ static void draw(struct pane *p)
         y = draw_kv(ui, p->win, y, 2, w, lw, "canary", ROLE_DIM,
                     "no active canary (C starts one with the latest compile)");
     }
-    int top = TOP_LINES;
+    const cJSON *as = last_auto_stop(c);
+    if (as)
+        y = draw_kv(ui, p->win, y, 2, w, lw, "last auto", ROLE_ERROR,
+                    fmt_auto_stop(as, line, sizeof line));
+    int top = y + 1 > TOP_LINES ? y + 1 : TOP_LINES;
     if (top > p->ih / 2)
         top = p->ih / 2;
-    (void)y;
     draw_clean(ui, p->win, top, 1, p->iw, ROLE_TITLE, "History", TEXT_LEFT);
     listview_draw(ui, &c->lv, p->win, top + 1, 1, p->ih - top, p->iw, p->focused);
     listview_position(&c->lv, p->note, sizeof p->note);

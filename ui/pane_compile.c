@@ -22,6 +22,7 @@ struct compile {
     char sig[256];
     cJSON *detail;      /* compile_get value of the selected report */
     char detail_key[200];
+    struct stale stale;
 };
 
 static const struct lv_col cols[] = {
@@ -70,24 +71,33 @@ static void pfree(struct pane *p)
 }
 
 /* Load the selected report's JSON when the selection moved. */
-static void load_detail(struct pane *p)
+/* The selected report (again when force); false when the store did not
+ * answer. */
+static bool load_detail(struct pane *p, bool force)
 {
     struct compile *c = p->priv;
     const cJSON *row = listview_selected(&c->lv);
     char key[200] = "";
     if (row)
         report_key(row, key, sizeof key);
-    if (!strcmp(key, c->detail_key) && c->detail)
-        return;
-    cJSON_Delete(c->detail);
-    c->detail = NULL;
-    snprintf(c->detail_key, sizeof c->detail_key, "%s", key);
+    if (!strcmp(key, c->detail_key) && c->detail && !force)
+        return true;
+    bool same = !strcmp(key, c->detail_key);
+    if (!same) {
+        cJSON_Delete(c->detail);
+        c->detail = NULL;
+        snprintf(c->detail_key, sizeof c->detail_key, "%s", key);
+    }
     if (!row)
-        return;
-    cJSON *a = ui_sig_args(p->ui);
+        return true;
+    cJSON *a = ui_sig_args(p->ui), *out = NULL;
     json_set_str(a, "jobHash", json_str(row, "jobHash", ""));
     json_set_str(a, "datasetHash", json_str(row, "datasetHash", ""));
-    ui_call(p->ui, STORE_OP_compile_get, a, &c->detail);
+    if (ui_call(p->ui, STORE_OP_compile_get, a, &out) < 0)
+        return false; /* keep the report shown (the pane is marked stale) */
+    cJSON_Delete(c->detail);
+    c->detail = out;
+    return true;
 }
 
 const cJSON *pane_compile_selected(struct pane *p)
@@ -104,9 +114,10 @@ static int on_data(struct pane *p)
     struct ui *ui = p->ui;
     if (!ui->sig)
         return UI_REDRAW;
-    listview_sig_load(ui, &c->lv, c->sig, sizeof c->sig);
-    c->detail_key[0] = 0;
-    load_detail(p);
+    if (listview_sig_load(ui, &c->lv, c->sig, sizeof c->sig))
+        c->stale = (struct stale){0};
+    bool ok = load_detail(p, true) && !c->lv.err[0];
+    stale_result(&c->stale, ok);
     return UI_REDRAW;
 }
 
@@ -128,6 +139,7 @@ static void draw(struct pane *p)
     struct compile *c = p->priv;
     struct ui *ui = p->ui;
     snprintf(p->subtitle, sizeof p->subtitle, "%s", ui_sig_label(ui));
+    stale_subtitle(&c->stale, p);
     int y = 1;
     char job[400], line[600], b1[64];
     if (worker_status(ui, ui->sig, job, sizeof job)) {
@@ -179,11 +191,11 @@ static int key(struct pane *p, int action, int k)
     listview_seen(&c->lv);
     int r = listview_key(p->ui, &c->lv, action);
     if (r != UI_PASS) {
-        load_detail(p);
+        load_detail(p, false);
         return r;
     }
     if (action == ACT_ENTER) {
-        load_detail(p);
+        load_detail(p, false);
         const cJSON *json = json_path(json_get(c->detail, "report"), "json");
         if (!json) {
             ui_msg(p->ui, ROLE_WARN, "no report selected");
@@ -203,7 +215,7 @@ static int set_filter(struct pane *p, const char *text)
     struct compile *c = p->priv;
     int r = listview_filter(p->ui, &c->lv, text);
     if (r != UI_PASS)
-        load_detail(p);
+        load_detail(p, false);
     return r;
 }
 

@@ -15,6 +15,8 @@ struct history {
     struct listview lv;
     cJSON *active; /* getActive value */
     char sig[256]; /* signature the list holds */
+    char active_sig[256]; /* signature of active */
+    struct stale stale;
 };
 
 static const struct lv_col cols[] = {
@@ -76,10 +78,19 @@ static int on_data(struct pane *p)
     struct history *h = p->priv;
     if (!p->ui->sig)
         return UI_REDRAW;
-    cJSON_Delete(h->active);
-    h->active = NULL;
-    ui_call(p->ui, STORE_OP_active_get, ui_sig_args(p->ui), &h->active);
+    cJSON *act = NULL;
+    bool ok = ui_call(p->ui, STORE_OP_active_get, ui_sig_args(p->ui), &act) == 0;
+    bool same = util_streq(h->active_sig, p->ui->sig);
+    if (!same)
+        h->stale = (struct stale){0};
+    /* Not answered: keep the pointer we read last (marked stale). */
+    if (ok || !same) {
+        cJSON_Delete(h->active);
+        h->active = act;
+        snprintf(h->active_sig, sizeof h->active_sig, "%s", p->ui->sig);
+    }
     listview_sig_load(p->ui, &h->lv, h->sig, sizeof h->sig);
+    stale_result(&h->stale, ok && !h->lv.err[0]);
     return UI_REDRAW;
 }
 
@@ -89,10 +100,13 @@ static void draw(struct pane *p)
     struct ui *ui = p->ui;
     char t[64], line[400];
     snprintf(p->subtitle, sizeof p->subtitle, "%s", ui_sig_label(ui));
+    stale_subtitle(&h->stale, p);
     const char *cid = json_str(h->active, "compiled_id", NULL);
     snprintf(line, sizeof line, "%s (since %s)", cid ? cid : "(none)",
              fmt_time(json_int(h->active, "updatedAtMs", 0), t, sizeof t));
-    draw_kv(ui, p->win, 1, 1, p->iw, 9, "active", cid ? ROLE_VALUE : ROLE_DIM, line);
+    draw_kv(ui, p->win, 1, 1, p->iw, 9, "active", cid ? ROLE_VALUE : ROLE_DIM,
+            h->active ? line : "(unavailable: the store did not answer)");
+    draw_stale(ui, p->win, 2, 1, p->iw, &h->stale);
     listview_draw(ui, &h->lv, p->win, 3, 1, p->ih - 2, p->iw, p->focused);
     listview_position(&h->lv, p->note, sizeof p->note);
 }

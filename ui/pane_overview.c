@@ -10,6 +10,7 @@
 #include "fmt.h"
 #include "gate.h"
 #include "json.h"
+#include "panes.h"
 #include "util.h"
 
 /* The separator between facts on one line (ASCII in ASCII mode). */
@@ -18,9 +19,12 @@
 
 #define RATE_WINDOW_MS (5 * 60 * 1000)
 #define LABEL_W 12
+/* A value the store did not give us this time (never shown as "none"). */
+#define UNAVAILABLE "(unavailable: the store did not answer)"
 
 struct overview {
-    cJSON *d; /* everything gathered by on_data */
+    cJSON *d; /* everything gathered by on_data (with "sig": whose) */
+    struct stale stale;
 };
 
 static void pfree(struct pane *p)
@@ -30,7 +34,8 @@ static void pfree(struct pane *p)
     o->d = NULL;
 }
 
-/* Put the value of op(args) under key (or its error text). */
+/* Put the value of op(args) under key (or its error text: the key stays
+ * absent and the section says "unavailable", never "none"). */
 static cJSON *get(struct ui *ui, cJSON *d, const char *key, enum store_op op, cJSON *args)
 {
     cJSON *out = NULL;
@@ -48,16 +53,29 @@ static int on_data(struct pane *p)
 {
     struct overview *o = p->priv;
     struct ui *ui = p->ui;
-    cJSON_Delete(o->d);
-    o->d = NULL;
-    if (!ui->sig)
+    if (!ui->sig) {
+        cJSON_Delete(o->d);
+        o->d = NULL;
         return UI_REDRAW;
+    }
     cJSON *d = json_obj();
+    json_set_str(d, "sig", ui->sig);
     get(ui, d, "active", STORE_OP_active_get, ui_sig_args(ui));
     cJSON *a = ui_sig_args(ui);
     json_set_num(a, "limit", 1);
     get(ui, d, "history", STORE_OP_active_history, a);
-    get(ui, d, "canary", STORE_OP_canary_get, ui_sig_args(ui));
+    cJSON *can = get(ui, d, "canary", STORE_OP_canary_get, ui_sig_args(ui));
+    const cJSON *row = json_get(can, "canary");
+    if (cJSON_IsObject(row)) {
+        double rate;
+        long n;
+        pane_canary_control_rate(ui, row, &rate, &n);
+        json_set_num(d, "controlRate", rate);
+        json_set_num(d, "controlN", (double)n);
+    }
+    a = ui_sig_args(ui);
+    json_set_num(a, "limit", 50);
+    get(ui, d, "canaryHistory", STORE_OP_canary_history, a);
     a = ui_sig_args(ui);
     json_set_num(a, "limit", 1);
     cJSON *cl = get(ui, d, "compiles", STORE_OP_compile_list, a);
@@ -80,7 +98,19 @@ static int on_data(struct pane *p)
         json_set_num(a, "limit", 1);
         get(ui, d, "events", STORE_OP_runs_events, a);
     }
-    o->d = d;
+    bool ok = !json_get(d, "error");
+    /* The store did not answer: keep the last full read of this signature
+     * (marked stale) rather than show the gaps as real values. */
+    if (!ok && o->d && util_streq(json_str(o->d, "sig", NULL), ui->sig) &&
+        !json_get(o->d, "error")) {
+        cJSON_Delete(d);
+    } else {
+        if (o->d && !util_streq(json_str(o->d, "sig", NULL), ui->sig))
+            o->stale = (struct stale){0};
+        cJSON_Delete(o->d);
+        o->d = d;
+    }
+    stale_result(&o->stale, ok);
     return UI_REDRAW;
 }
 
@@ -112,6 +142,7 @@ static void draw(struct pane *p)
     char b1[64], b2[64], b3[64], line[1024];
     int y = 1;
     snprintf(p->subtitle, sizeof p->subtitle, "%s", ui_sig_label(ui));
+    stale_subtitle(&o->stale, p);
     if (!ui->sig) {
         draw_clean(ui, p->win, 1, 2, p->iw - 1, ROLE_DIM, "no signature selected", TEXT_LEFT);
         return;
@@ -121,6 +152,7 @@ static void draw(struct pane *p)
         return;
     }
     const cJSON *sig = ui_signature(ui);
+    y = draw_stale(ui, p->win, y, 2, p->iw - 1, &o->stale);
     y = kv(p, y, "signature", ROLE_VALUE, ui->sig);
     if (sig && json_str(sig, "title", NULL))
         y = kv(p, y, "", ROLE_DIM, json_str(sig, "title", ""));
@@ -134,7 +166,8 @@ static void draw(struct pane *p)
     snprintf(line, sizeof line, "%s%sset %s (%s ago)", fmt_id(cid, b3, sizeof b3), DOT,
              fmt_time(json_int(act, "updatedAtMs", 0), b1, sizeof b1),
              fmt_age(json_int(act, "updatedAtMs", 0), b2, sizeof b2));
-    y = kv(p, y, "pointer", cid ? ROLE_VALUE : ROLE_DIM, cid ? line : "(none: signature defaults)");
+    y = kv(p, y, "pointer", cid ? ROLE_VALUE : ROLE_DIM,
+           cid ? line : act ? "(none: signature defaults)" : UNAVAILABLE);
     const cJSON *h = cJSON_GetArrayItem(json_get(json_get(o->d, "history"), "history"), 0);
     if (h) {
         const char *to = json_str(h, "toCompiledId", NULL);
@@ -149,11 +182,18 @@ static void draw(struct pane *p)
     const cJSON *can = json_get(json_get(o->d, "canary"), "canary");
     struct canary_verdict v;
     gate_canary_verdict(cJSON_IsObject(can) ? can : NULL, &v);
-    int vrole = v.state == CANARY_FAILING    ? ROLE_VERDICT_FAILING
-                : v.state == CANARY_HEALTHY  ? ROLE_VERDICT_HEALTHY
-                : v.state == CANARY_COLLECTING ? ROLE_VERDICT_COLLECTING
-                                               : ROLE_DIM;
-    y = kv(p, y, "verdict", vrole, v.text);
+    char vtext[200];
+    enum fmt_canary judged = fmt_canary_judge(
+        cJSON_IsObject(can) ? can : NULL, json_num(o->d, "controlRate", 0),
+        (long)json_num(o->d, "controlN", 0), vtext, sizeof vtext, NULL, NULL);
+    int vrole = judged == FMT_CANARY_FAILING      ? ROLE_VERDICT_FAILING
+                : judged == FMT_CANARY_HEALTHY    ? ROLE_VERDICT_HEALTHY
+                : judged == FMT_CANARY_COLLECTING ? ROLE_VERDICT_COLLECTING
+                                                  : ROLE_DIM;
+    if (!json_get(o->d, "canary"))
+        y = kv(p, y, "verdict", ROLE_DIM, UNAVAILABLE);
+    else
+        y = kv(p, y, "verdict", vrole, vtext);
     if (cJSON_IsObject(can)) {
         snprintf(line, sizeof line, "%s at %lld%% (control %s)%sok %ld err %ld",
                  fmt_hex8(json_str(can, "canary_compiled_id", NULL), b1, sizeof b1),
@@ -162,6 +202,9 @@ static void draw(struct pane *p)
                  v.errors);
         y = kv(p, y, "canary", ROLE_VALUE, line);
     }
+    const cJSON *as = fmt_last_auto_stop(json_get(json_get(o->d, "canaryHistory"), "history"));
+    if (as)
+        y = kv(p, y, "last auto", ROLE_ERROR, fmt_auto_stop(as, line, sizeof line));
 
     y = section(p, y + 1, "Last compile");
     const cJSON *last = cJSON_GetArrayItem(json_get(json_get(o->d, "compiles"), "reports"), 0);
@@ -174,7 +217,8 @@ static void draw(struct pane *p)
                  cJSON_GetArraySize(json_get(rep, "evaluatedCandidates")));
         y = kv(p, y, "compiled", ROLE_VALUE, line);
     } else {
-        y = kv(p, y, "compiled", ROLE_DIM, "never (press c to compile)");
+        y = kv(p, y, "compiled", ROLE_DIM,
+               json_get(o->d, "compiles") ? "never (press c to compile)" : UNAVAILABLE);
     }
     char job[400];
     if (worker_status(ui, ui->sig, job, sizeof job))
@@ -186,17 +230,19 @@ static void draw(struct pane *p)
     snprintf(line, sizeof line, "%.0f (%.1f/min)%s%.0f errors (%.1f%%)%slast %s ago", rc,
              rc * 60000.0 / RATE_WINDOW_MS, DOT, ec, rc > 0 ? 100.0 * ec / rc : 0.0, DOT,
              fmt_age(json_int(st, "lastReceiptAtMs", 0), b1, sizeof b1));
-    y = kv(p, y, "receipts", ec > 0 ? ROLE_WARN : ROLE_VALUE, line);
+    y = kv(p, y, "receipts", !st ? ROLE_DIM : ec > 0 ? ROLE_WARN : ROLE_VALUE,
+           st ? line : UNAVAILABLE);
 
     y = section(p, y + 1, "Examples");
     const cJSON *c = json_get(o->d, "counts");
     const cJSON *sp = json_get(c, "splits");
+    bool have_counts = c != NULL;
     double acc = json_num(c, "accepted", 0), rej = json_num(c, "rejected", 0),
            tot = json_num(c, "total", 0);
     snprintf(line, sizeof line, "%.0f (train %.0f, holdout %.0f)%slabeled %.0f/%.0f (%.0f acc., %.0f rej.)",
              tot, json_num(sp, "train", 0), json_num(sp, "holdout", 0) + json_num(sp, "dev", 0),
              DOT, acc + rej, tot, acc, rej);
-    y = kv(p, y, "examples", ROLE_VALUE, line);
+    y = kv(p, y, "examples", have_counts ? ROLE_VALUE : ROLE_DIM, have_counts ? line : UNAVAILABLE);
 
     y = section(p, y + 1, "Last ops run");
     const cJSON *run = json_get(json_get(o->d, "run"), "run");
@@ -217,7 +263,8 @@ static void draw(struct pane *p)
             y = kv(p, y, "last event", ROLE_VALUE, line);
         }
     } else {
-        y = kv(p, y, "run", ROLE_DIM, "(none)");
+        bool known = st && !json_str(st, "lastRunId", NULL);
+        y = kv(p, y, "run", ROLE_DIM, known ? "(none)" : UNAVAILABLE);
     }
 }
 

@@ -25,6 +25,7 @@ struct runs {
     char run_id[256];    /* run whose events are loaded */
     cJSON *ev;           /* accumulated events (array, oldest first) */
     char *cursor;        /* after the last event loaded */
+    struct stale stale;
 };
 
 static const struct lv_col run_cols[] = {
@@ -224,6 +225,7 @@ static int on_data(struct pane *p)
     else
         listview_reset(p->ui, &r->runs);
     load_events(p);
+    stale_result(&r->stale, !r->runs.err[0] && !r->events.err[0]);
     return UI_REDRAW;
 }
 
@@ -243,6 +245,7 @@ static void draw(struct pane *p)
     listview_draw(p->ui, &r->events, p->win, top + 2, 1, p->ih - top - 1, p->iw,
                   p->focused && r->in_events);
     listview_position(r->in_events ? &r->events : &r->runs, p->note, sizeof p->note);
+    stale_subtitle(&r->stale, p);
 }
 
 static int key(struct pane *p, int action, int k)

@@ -21,12 +21,17 @@
 struct sigs {
     struct listview lv;
     int64_t loaded_ms;
+    struct stale stale;
 };
+
+/* Numbers are abbreviated to their column (fmt_num), never cut. */
+#define CANARY_W 7
+#define RM_W 4
 
 /* Most useful first: columns that do not fit are dropped from the right. */
 static const struct lv_col cols[] = {
-    {"SIGNATURE", 0, 12, TEXT_LEFT, 0}, {"ACTIVE", 8, 0, TEXT_LEFT, 0}, {"CANARY", 7, 0, TEXT_RIGHT, 0},
-    {"R/M", 4, 0, TEXT_RIGHT, 0},       {"ERR%", 4, 0, TEXT_RIGHT, 0},  {"CMP", 4, 0, TEXT_RIGHT, 0},
+    {"SIGNATURE", 0, 12, TEXT_LEFT, 0}, {"ACTIVE", 8, 0, TEXT_LEFT, 0}, {"CANARY", CANARY_W, 0, TEXT_RIGHT, 0},
+    {"R/M", RM_W, 0, TEXT_RIGHT, 0},    {"ERR%", 4, 0, TEXT_RIGHT, 0},  {"CMP", 4, 0, TEXT_RIGHT, 0},
 };
 
 static void sig_key(const cJSON *row, char *buf, size_t cap)
@@ -57,13 +62,14 @@ static void cell(void *ctx, const cJSON *row, int col, struct sbuf *out, int *ro
     case 2:
         if (cJSON_IsObject(canary)) {
             /* samples so far / needed; the colour says the verdict */
-            long ok = (long)json_num(canary, "okCount", 0), err = (long)json_num(canary, "errorCount", 0);
-            long min = (long)json_num(canary, "minSamples", 20);
-            double max = json_num(canary, "maxErrorRate", 0.2);
-            sbuf_printf(out, "%ld/%ld", ok + err, min);
-            *role = ok + err < min ? ROLE_WARN
-                    : (double)err / (double)(ok + err) > max ? ROLE_ERROR
-                                                              : ROLE_OK;
+            char text[200];
+            enum fmt_canary j = fmt_canary_judge(canary, 0, 0, text, sizeof text, NULL, NULL);
+            double ok = json_num(canary, "okCount", 0), err = json_num(canary, "errorCount", 0);
+            sbuf_adds(out, fmt_ratio(ok + err, json_num(canary, "minSamples", 20), CANARY_W, buf,
+                                     sizeof buf));
+            *role = j == FMT_CANARY_FAILING   ? ROLE_VERDICT_FAILING
+                    : j == FMT_CANARY_HEALTHY ? ROLE_OK
+                                              : ROLE_WARN;
         } else {
             sbuf_adds(out, "-");
             *role = ROLE_DIM;
@@ -71,7 +77,7 @@ static void cell(void *ctx, const cJSON *row, int col, struct sbuf *out, int *ro
         break;
     case 3:
         if (receipts > 0)
-            sbuf_printf(out, "%.1f", receipts * 60000.0 / RATE_WINDOW_MS);
+            sbuf_adds(out, fmt_num(receipts * 60000.0 / RATE_WINDOW_MS, RM_W, 1, buf, sizeof buf));
         else
             sbuf_adds(out, "-");
         break;
@@ -89,6 +95,15 @@ static void cell(void *ctx, const cJSON *row, int col, struct sbuf *out, int *ro
     }
 }
 
+/* The row of signature id from the previous load, or NULL. */
+static const cJSON *old_row(const struct sigs *s, const char *id)
+{
+    for (int i = 0; i < s->lv.n; i++)
+        if (!strcmp(json_str(s->lv.rows[i], "signatureId", ""), id))
+            return s->lv.rows[i];
+    return NULL;
+}
+
 /* One row per catalog signature, joined with its pointer, canary and
  * stats (a handful of signatures: a few small queries each). */
 static int fetch(void *ctx, const char *cursor, enum lv_dir dir, int limit, cJSON **items,
@@ -103,8 +118,10 @@ static int fetch(void *ctx, const char *cursor, enum lv_dir dir, int limit, cJSO
     cJSON *list = NULL;
     if (store_call(ui->st, STORE_OP_x_sig_list, NULL, &list, err) < 0)
         return -1;
+    struct sigs *sg = p->priv;
     cJSON *rows = json_arr();
     int64_t since = util_now_ms() - RATE_WINDOW_MS;
+    int failed = 0;
     const cJSON *s;
     cJSON_ArrayForEach(s, json_get(list, "signatures"))
     {
@@ -115,25 +132,44 @@ static int fetch(void *ctx, const char *cursor, enum lv_dir dir, int limit, cJSO
         json_set_str(row, "signatureId", id);
         cJSON *a = json_obj(), *out = NULL;
         json_set_str(a, "signatureId", id);
-        if (store_call(ui->st, STORE_OP_active_get, a, &out, err) == 0)
+        /* A failed read fails the whole load: the list keeps its last rows
+         * (marked stale) instead of showing "-" as if it were real. */
+        if (!failed && store_call(ui->st, STORE_OP_active_get, a, &out, err) == 0)
             json_set_copy(row, "compiled_id", json_get(out, "compiled_id"));
+        else
+            failed = 1;
         cJSON_Delete(out);
         out = NULL;
-        if (store_call(ui->st, STORE_OP_canary_get, a, &out, err) == 0)
-            json_set_copy(row, "canary", json_get(out, "canary"));
+        if (!failed && store_call(ui->st, STORE_OP_canary_get, a, &out, err) == 0) {
+            const cJSON *now = json_get(out, "canary");
+            json_set_copy(row, "canary", now);
+            const cJSON *was = json_get(old_row(sg, id), "canary");
+            if (cJSON_IsObject(was) &&
+                (!cJSON_IsObject(now) ||
+                 json_int(was, "createdAtMs", 0) != json_int(now, "createdAtMs", 0)))
+                pane_canary_autostop_notice(ui, id, json_int(was, "createdAtMs", 0));
+        } else {
+            failed = 1;
+        }
         cJSON_Delete(out);
         out = NULL;
         json_set_num(a, "sinceMs", (double)since);
-        if (store_call(ui->st, STORE_OP_x_sig_stats, a, &out, err) == 0) {
+        if (!failed && store_call(ui->st, STORE_OP_x_sig_stats, a, &out, err) == 0) {
             json_set_copy(row, "receipts", json_get(out, "receipts"));
             json_set_copy(row, "errors", json_get(out, "errors"));
             json_set_copy(row, "lastCompileAtMs", json_get(out, "lastCompileAtMs"));
+        } else {
+            failed = 1;
         }
         cJSON_Delete(out);
         cJSON_Delete(a);
         cJSON_AddItemToArray(rows, row);
     }
     cJSON_Delete(list);
+    if (failed) {
+        cJSON_Delete(rows);
+        return -1;
+    }
     dse_err_clear(err);
     *items = rows;
     return 0;
@@ -181,6 +217,7 @@ static int on_data(struct pane *p)
         listview_reload(p->ui, &s->lv);
     else
         listview_reset(p->ui, &s->lv);
+    stale_result(&s->stale, !s->lv.err[0]);
     s->loaded_ms = util_mono_ms();
     /* Keep the list on the selected signature; pick the first otherwise. */
     if (!p->ui->sig || !listview_select_key(&s->lv, p->ui->sig)) {
@@ -201,13 +238,18 @@ static int tick(struct pane *p)
 static void draw(struct pane *p)
 {
     struct sigs *s = p->priv;
-    listview_draw(p->ui, &s->lv, p->win, 1, 1, p->ih, p->iw, p->focused);
+    /* Stale: the last line says since when (the rows are the last read). */
+    int h = s->stale.since_ms && p->ih > 2 ? p->ih - 1 : p->ih;
+    listview_draw(p->ui, &s->lv, p->win, 1, 1, h, p->iw, p->focused);
+    if (h < p->ih)
+        draw_stale(p->ui, p->win, p->ih, 1, p->iw, &s->stale);
     listview_position(&s->lv, p->note, sizeof p->note);
     if (s->lv.filter) {
         char *f = text_clean(s->lv.filter);
         snprintf(p->subtitle, sizeof p->subtitle, "/%s", f);
         free(f);
     }
+    stale_subtitle(&s->stale, p);
 }
 
 static int key(struct pane *p, int action, int k)
