@@ -542,6 +542,22 @@ done:
     return out;
 }
 
+cJSON *catalog_builtin(const char *signature_id, struct dse_err *err)
+{
+    cJSON *all = catalog_load(NULL, err);
+    if (!all)
+        return NULL;
+    cJSON *found = NULL;
+    for (cJSON *s = all->child; s && !found; s = s->next)
+        if (signature_id && !strcmp(catalog_id(s), signature_id))
+            found = cJSON_DetachItemViaPointer(all, s);
+    cJSON_Delete(all);
+    if (!found)
+        dse_fail(err, "unknown_signature", "signature %s is not in the built-in catalog",
+                 signature_id ? signature_id : "?");
+    return found;
+}
+
 int catalog_install(struct store *st, const char *dir, int *added, int *changed,
                     struct dse_err *err)
 {
@@ -597,8 +613,16 @@ char *catalog_resolve(struct store *st, const char *name, struct dse_err *err)
     if (!name || !*name)
         return dse_fail(err, "unknown_signature", "no signature name given"), NULL;
     cJSON *res = NULL;
-    if (store_call(st, STORE_OP_x_sig_list, NULL, &res, err) < 0)
+    if (!store_has_op(st, STORE_OP_x_sig_list)) {
+        /* no dsex/ catalog (a plain reference deployment): the built-in one */
+        cJSON *all = catalog_load(NULL, err);
+        if (!all)
+            return NULL;
+        res = json_obj();
+        json_set(res, "signatures", all);
+    } else if (store_call(st, STORE_OP_x_sig_list, NULL, &res, err) < 0) {
         return NULL;
+    }
     const cJSON *list = json_get(res, "signatures");
     char *found = NULL;
     struct sbuf cands = {0};

@@ -50,6 +50,10 @@ cJSON *catalog_load(const char *dir, struct dse_err *err);
  * objects, defaultParams is an object with paramsVersion 1, few-shot ids
  * unique.  err names the field. */
 int catalog_validate(const cJSON *sig, struct dse_err *err);
+/* The built-in (embedded) signature with this id, or NULL with err
+ * "unknown_signature".  store_signature() answers with it on a store without
+ * the dsex/ catalog (a plain reference deployment). */
+cJSON *catalog_builtin(const char *signature_id, struct dse_err *err);
 /* Put every signature of catalog_load() into the store (dsex/catalog).
  * *added and *changed count new and modified entries (may be NULL). */
 int catalog_install(struct store *st, const char *dir, int *added, int *changed,

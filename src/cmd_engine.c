@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "cli_commands.h"
+#include "compat.h"
 #include "compile.h"
 #include "demo.h"
 #include "eval.h"
@@ -129,11 +130,14 @@ static void print_compile_progress(void *user, const struct compile_progress *p)
 int cmd_compile(struct cli_ctx *ctx, int argc, char **argv)
 {
     static const char usage[] =
-        "dse compile --signature ID [--concurrency N] [--run-id R] [--provider P --model M ...]";
-    const char *sig_name = NULL, *run_id = NULL;
+        "dse compile --signature ID [--profile reference] [--concurrency N] [--run-id R] "
+        "[--provider P --model M ...]";
+    const char *sig_name = NULL, *run_id = NULL, *profile = NULL;
     struct lmopts lf = {0};
     struct cli_opt opts[] = {
         {"signature", 's', CLI_STR, &sig_name, "ID", "signature id, key or unique suffix"},
+        {"profile", 0, CLI_STR, &profile, "reference",
+         "search only what the reference runtime renders the same way (plain reference store)"},
         {"run-id", 0, CLI_STR, &run_id, "R", "append progress events to this ops run"},
         LMOPTS_CLI(lf),
         {0}};
@@ -149,6 +153,8 @@ int cmd_compile(struct cli_ctx *ctx, int argc, char **argv)
         return -n;
     if (n > 0)
         return cli_usage_error(usage, "unexpected argument");
+    if (profile && strcmp(profile, COMPAT_PROFILE_REFERENCE) != 0)
+        return cli_usage_error(usage, "--profile must be \"%s\"", COMPAT_PROFILE_REFERENCE);
     int rc = 0;
     struct lm_client *lm;
     char *sig = open_sig_lm(ctx, sig_name, usage, &lf, &lm, &rc);
@@ -160,7 +166,8 @@ int cmd_compile(struct cli_ctx *ctx, int argc, char **argv)
                               .concurrency = flags_concurrency(&lf),
                               .ops_run_id = run_id,
                               .progress = (ctx->quiet || ctx->json) ? NULL : print_compile_progress,
-                              .user = &po};
+                              .user = &po,
+                              .profile = profile};
     struct compile_result cr;
     struct dse_err err = {0};
     if (compile_run(ctx->st, &co, &cr, &err) < 0) {
@@ -261,19 +268,42 @@ int cmd_eval(struct cli_ctx *ctx, int argc, char **argv)
 
 /* ---- promote ---- */
 
+/* After an "incompatible_artifact" refusal: one line per problem on stderr. */
+static void explain_incompatible(struct cli_ctx *ctx, const char *sig, const char *compiled,
+                                 const struct dse_err *err)
+{
+    if (strcmp(err->code, "incompatible_artifact") != 0 || ctx->quiet)
+        return;
+    struct dse_err e = {0};
+    cJSON *art = store_artifact(ctx->st, sig, compiled, &e), *issues = NULL;
+    if (!art)
+        return;
+    compat_check_reference(art, &issues, &e);
+    for (const cJSON *i = issues ? issues->child : NULL; i; i = i->next) {
+        fprintf(stderr, "  %s: %s\n", cli_cell(json_str(i, "path", ""), 0),
+                cli_cell(json_str(i, "why", ""), 0));
+        fprintf(stderr, "    fix: %s\n", cli_cell(json_str(i, "fix", ""), 0));
+    }
+    cJSON_Delete(issues);
+    cJSON_Delete(art);
+}
+
 int cmd_promote(struct cli_ctx *ctx, int argc, char **argv)
 {
     static const char usage[] =
-        "dse promote --signature ID --compiled-id ID [--min-delta 0.05] [--no-require-holdout]";
+        "dse promote --signature ID --compiled-id ID [--min-delta 0.05] [--no-require-holdout] "
+        "[--force]";
     const char *sig_name = NULL, *compiled = NULL, *run_id = NULL;
     double min_delta = NAN;
-    bool no_holdout = false;
+    bool no_holdout = false, force = false;
     struct lmopts lf = {0};
     struct cli_opt opts[] = {
         {"signature", 's', CLI_STR, &sig_name, "ID", "signature id, key or unique suffix"},
         {"compiled-id", 0, CLI_STR, &compiled, "ID", "the compile report's best artifact"},
         {"min-delta", 0, CLI_DOUBLE, &min_delta, "D", "required holdout improvement (default 0.05)"},
         {"no-require-holdout", 0, CLI_FLAG, &no_holdout, NULL, "allow a dataset without holdout"},
+        {"force", 0, CLI_FLAG, &force, NULL,
+         "on a plain reference deployment, promote even an artifact its runtime cannot run"},
         {"run-id", 0, CLI_STR, &run_id, "R", "append events to this ops run"},
         LMOPTS_CLI(lf),
         {0}};
@@ -304,11 +334,13 @@ int cmd_promote(struct cli_ctx *ctx, int argc, char **argv)
     go.lm = lm;
     go.concurrency = flags_concurrency(&lf);
     go.ops_run_id = run_id;
+    go.force = force;
     struct gate_result gr;
     char from[HASH_ID_LEN + 1];
     struct dse_err err = {0};
     if (gate_promote(ctx->st, &go, &gr, from, &err) < 0) {
         rc = cli_report(&err);
+        explain_incompatible(ctx, sig, compiled, &err);
     } else if (ctx->json) {
         cJSON *j = json_obj();
         json_set_bool(j, "ok", true);
@@ -440,7 +472,7 @@ int cmd_canary(struct cli_ctx *ctx, int argc, char **argv)
     const char *sig_name = NULL, *compiled = NULL, *salt = NULL, *reason = NULL, *run_id = NULL;
     double pct = NAN, max_err = NAN, min_delta = NAN;
     long long min_samples = 0, limit = 50;
-    bool skip_gate = false, no_holdout = false;
+    bool skip_gate = false, no_holdout = false, force = false;
     struct lmopts lf = {0};
     struct cli_opt opts[] = {
         {"signature", 's', CLI_STR, &sig_name, "ID", "signature id, key or unique suffix"},
@@ -452,6 +484,8 @@ int cmd_canary(struct cli_ctx *ctx, int argc, char **argv)
         {"min-delta", 0, CLI_DOUBLE, &min_delta, "D", "start: holdout gate delta (default 0.05)"},
         {"skip-gate", 0, CLI_FLAG, &skip_gate, NULL, "start: no holdout gate (recorded in the reason)"},
         {"no-require-holdout", 0, CLI_FLAG, &no_holdout, NULL, "start: allow a dataset without holdout"},
+        {"force", 0, CLI_FLAG, &force, NULL,
+         "start: on a plain reference deployment, even an artifact its runtime cannot run"},
         {"reason", 0, CLI_STR, &reason, "TEXT", "start/stop: recorded in the canary history"},
         {"limit", 'n', CLI_INT, &limit, "N", "history: rows (default 50, max 200)"},
         {"run-id", 0, CLI_STR, &run_id, "R", "start: append events to this ops run"},
@@ -534,10 +568,12 @@ int cmd_canary(struct cli_ctx *ctx, int argc, char **argv)
         so.salt = salt;
         so.skip_gate = skip_gate;
         so.reason = reason;
+        so.gate.force = force;
         struct canary_start_result res;
         struct dse_err err = {0};
         if (gate_canary_start(ctx->st, &so, &res, &err) < 0) {
             rc = cli_report(&err);
+            explain_incompatible(ctx, sig, compiled, &err);
         } else if (ctx->json) {
             cJSON *j = json_dup(res.canary);
             json_set_bool(j, "seededControl", res.seeded);

@@ -8,6 +8,7 @@
 
 #include "catalog.h"
 #include "collate.h"
+#include "compat.h"
 #include "dataset.h"
 #include "eval.h"
 #include "json.h"
@@ -906,6 +907,18 @@ int compile_run(struct store *st, const struct compile_opts *o, struct compile_r
     cJSON *sig = store_signature(st, o->signature_id, err);
     if (!sig)
         return -1;
+    if (o->profile && strcmp(o->profile, COMPAT_PROFILE_REFERENCE) != 0) {
+        cJSON_Delete(sig);
+        return dse_fail(err, "invalid_job", "unknown compile profile \"%s\" (known: %s)",
+                        o->profile, COMPAT_PROFILE_REFERENCE);
+    }
+    if (o->profile) {
+        cJSON *ps = compat_reference_signature(sig, err);
+        cJSON_Delete(sig);
+        if (!ps)
+            return -1;
+        sig = ps;
+    }
     r.sig = sig;
     snprintf(out->signature_id, sizeof out->signature_id, "%s", catalog_id(sig));
     int rc = -1;

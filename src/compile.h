@@ -159,6 +159,10 @@ struct compile_opts {
     compile_progress_fn *progress;
     void *user;
     atomic_int *cancel;          /* may be NULL */
+    /* NULL: the signature's own compile job.  "reference" (compat.h): the
+     * job restricted to what the reference runtime decodes and renders the
+     * same way (few-shot from its authored examples only). */
+    const char *profile;
 };
 
 struct compile_result {
@@ -179,7 +183,7 @@ struct compile_result {
 };
 
 /* Errors: unknown_signature, no_examples, invalid_job (unknown optimizer or
- * reward), canceled, store errors. */
+ * reward, unknown profile), canceled, store errors. */
 int compile_run(struct store *st, const struct compile_opts *o, struct compile_result *out,
                 struct dse_err *err);
 void compile_result_free(struct compile_result *r);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "catalog.h"
+#include "compat.h"
 #include "compile.h"
 #include "dataset.h"
 #include "eval.h"
@@ -56,6 +57,17 @@ static int live_reward(const cJSON *sig, const struct reward_bundle *rw, struct 
     return rc;
 }
 
+static int get_report(struct store *st, const char *sig_id, const char *job_hash,
+                      const char *dataset_hash, cJSON **got, struct dse_err *err)
+{
+    cJSON *ga = sig_args(sig_id);
+    json_set_str(ga, "jobHash", job_hash);
+    json_set_str(ga, "datasetHash", dataset_hash);
+    int rc = store_call(st, STORE_OP_compile_get, ga, got, err);
+    cJSON_Delete(ga);
+    return rc;
+}
+
 int gate_check(struct store *st, const struct gate_opts *o, struct gate_result *res,
                struct dse_err *err)
 {
@@ -84,14 +96,31 @@ int gate_check(struct store *st, const struct gate_opts *o, struct gate_result *
         goto done;
     }
     catalog_job_hash(sig, res->job_hash);
-    cJSON *ga = sig_args(o->signature_id);
-    json_set_str(ga, "jobHash", res->job_hash);
-    json_set_str(ga, "datasetHash", res->dataset_hash);
-    int grc = store_call(st, STORE_OP_compile_get, ga, &got, err);
-    cJSON_Delete(ga);
-    if (grc < 0)
+    if (get_report(st, o->signature_id, res->job_hash, res->dataset_hash, &got, err) < 0)
         goto done;
     const cJSON *row = json_get(got, "report");
+    if (!cJSON_IsObject(row) || strcmp(json_str(row, "compiled_id", ""), o->compiled_id) != 0) {
+        /* compiled with --profile reference: its job differs from the default */
+        struct dse_err perr = {0};
+        cJSON *ps = compat_reference_signature(sig, &perr), *alt_got = NULL;
+        char alt[HASH_ID_LEN + 1] = "";
+        if (ps)
+            catalog_job_hash(ps, alt);
+        cJSON_Delete(ps);
+        if (alt[0] && strcmp(alt, res->job_hash) != 0 &&
+            get_report(st, o->signature_id, alt, res->dataset_hash, &alt_got, &perr) == 0) {
+            const cJSON *arow = json_get(alt_got, "report");
+            if (cJSON_IsObject(arow) &&
+                (!cJSON_IsObject(row) || !strcmp(json_str(arow, "compiled_id", ""), o->compiled_id))) {
+                cJSON_Delete(got);
+                got = alt_got;
+                alt_got = NULL;
+                row = arow;
+                snprintf(res->job_hash, sizeof res->job_hash, "%s", alt);
+            }
+        }
+        cJSON_Delete(alt_got);
+    }
     if (!cJSON_IsObject(row)) {
         dse_fail(err, "compile_report_not_found",
                  "no compile report for jobHash=%s datasetHash=%s (the job or the examples "
@@ -174,6 +203,9 @@ int gate_promote(struct store *st, const struct gate_opts *o, struct gate_result
                  char from[HASH_ID_LEN + 1], struct dse_err *err)
 {
     from[0] = 0;
+    memset(res, 0, sizeof *res);
+    if (compat_guard(st, o->signature_id, o->compiled_id, o->force, err) < 0)
+        return -1;
     if (gate_check(st, o, res, err) < 0)
         return -1;
     char reason[512];
@@ -254,6 +286,8 @@ int gate_canary_start(struct store *st, const struct canary_start_opts *o,
     memset(res, 0, sizeof *res);
     if (!isfinite(o->rollout_pct))
         return dse_fail(err, "invalid_input", "rolloutPct must be a finite number");
+    if (compat_guard(st, o->gate.signature_id, o->gate.compiled_id, o->gate.force, err) < 0)
+        return -1;
     cJSON *sig = store_signature(st, o->gate.signature_id, err);
     if (!sig)
         return -1;

@@ -7,7 +7,10 @@
  *      none and requireHoldout -> holdout_required
  *   3. the CURRENT jobHash; getReport(signatureId, jobHash, datasetHash):
  *      missing -> compile_report_not_found; report's compiled_id differs ->
- *      compiled_id_mismatch; holdoutReward not finite -> invalid_compile_report
+ *      compiled_id_mismatch; holdoutReward not finite -> invalid_compile_report.
+ *      When that report is missing or names another id, the job of the
+ *      reference profile (`dse compile --profile reference`, compat.h) is
+ *      looked up too, and its report used when it names the candidate
  *   4. baseline = 0 with no active pointer, else the control artifact
  *      (control_artifact_missing / invalid_control_artifact) evaluated live
  *      on holdout
@@ -24,6 +27,10 @@
  * "seed_control_defaults"; stays even if the gate then fails), gate (unless
  * skipped: the reason then records "skip-gate"), then startCanary with the
  * salt honoured.
+ *
+ * On a plain reference deployment (compat.h), promote and canary start first
+ * check that the candidate decodes and renders in the reference runtime and
+ * refuse with "incompatible_artifact" otherwise (gate_opts.force overrides).
  *
  * Thread safety: every function may run on any thread; the store handle's
  * lock serialises store calls and the LM client must be thread-safe. */
@@ -49,6 +56,11 @@ struct gate_opts {
     struct lm_client *lm;        /* evaluates the control on holdout */
     int concurrency;             /* eval workers, default 4 */
     const char *ops_run_id;      /* optional: ops events */
+    /* Promote / canary start on a plain reference deployment even when the
+     * artifact fails compat_check_reference (compat.h).  Without it such a
+     * request fails "incompatible_artifact" before anything is evaluated or
+     * written.  Other stores never check. */
+    bool force;
 };
 void gate_opts_init(struct gate_opts *o);
 

@@ -332,8 +332,11 @@ static bool view_parse(const char *content, struct prompt_view *v)
     size_t scan_from = 0;
     for (size_t i = 0; i + 1 < L.n; i++) {
         if (line_is(&L.v[i], RENDER_OUTPUT_FORMAT_HEADER)) {
-            v->schema = line_json(&L.v[i + 1]);
-            scan_from = i + 2;
+            size_t j = i + 1; /* the schema follows a blank line */
+            while (j + 1 < L.n && L.v[j].n == 0)
+                j++;
+            v->schema = line_json(&L.v[j]);
+            scan_from = j + 1;
             break;
         }
     }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "compat.h"
 #include "eval.h"
 #include "gate.h"
 #include "json.h"
@@ -191,7 +192,12 @@ int loop_run(struct store *st, const struct loop_opts *o, struct loop_result *re
                               .ops_run_id = res->run_id,
                               .progress = o->compile_progress,
                               .user = o->user,
-                              .cancel = o->cancel};
+                              .cancel = o->cancel,
+                              /* a plain reference deployment can only serve
+                               * what its runtime renders: compile for it */
+                              .profile = compat_store_is_plain_reference(st)
+                                             ? COMPAT_PROFILE_REFERENCE
+                                             : NULL};
     if (compile_run(st, &co, &cr, err) < 0) {
         if (!strcmp(err->code, "canceled"))
             outcome = "canceled";

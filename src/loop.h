@@ -4,6 +4,9 @@
  *
  *   ops run start (runId opsrun_<uuid>)
  *   -> compile                      events compile.start / compile.progress / compile.finish
+ *                                   (profile "reference" on a plain reference
+ *                                   deployment, compat.h, so the canary and the
+ *                                   promotion are artifacts its runtime serves)
  *   -> eval holdout (eval report)   events phase7.eval.start / .finish
  *   -> gate (minDelta, default 0)   event gate
  *   -> canary start (salt chosen so some of the loop's own traffic threads

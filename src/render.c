@@ -263,19 +263,21 @@ static void render_tools(struct sbuf *user, const cJSON *blocks, const cJSON *pa
     if (!cJSON_IsNumber(max))
         max = json_get(policy, "maxToolCalls");
     struct sbuf t = {0};
-    sbuf_adds(&t, "Tools:\nAllowed tools: ");
+    /* as the reference's joinNonEmpty(["Tools:", allowed, maxCalls]): the
+     * parts are separated by a blank line */
+    sbuf_adds(&t, "Tools:\n\nAllowed tools: ");
     if (cJSON_GetArraySize(allowed) > 0) {
         int i = 0;
         for (const cJSON *a = allowed->child; a; a = a->next)
             if (cJSON_IsString(a))
                 sbuf_printf(&t, "%s%s", i++ ? ", " : "", a->valuestring);
     } else {
-        sbuf_adds(&t, "none");
+        sbuf_adds(&t, "(none declared)");
     }
     if (cJSON_IsNumber(max)) {
         char num[32];
         json_format_number(max->valuedouble, num);
-        sbuf_printf(&t, "\nMax tool calls: %s", num);
+        sbuf_printf(&t, "\n\nMax tool calls: %s", num);
     }
     add_section(user, t.s);
     sbuf_free(&t);
@@ -347,7 +349,9 @@ int render_prompt(const cJSON *signature, const cJSON *params, const cJSON *inpu
     /* output format */
     if (rc == 0) {
         char *schema = json_canonical(json_get(signature, "outputSchema"));
-        sbuf_printf(&sec, "%s\n%s", RENDER_OUTPUT_FORMAT_HEADER, schema);
+        /* the reference joins the header and the schema as two parts of
+         * joinNonEmpty: a blank line between them */
+        sbuf_printf(&sec, "%s\n\n%s", RENDER_OUTPUT_FORMAT_HEADER, schema);
         free(schema);
         add_section(&user, sec.s);
         sbuf_reset(&sec);

@@ -11,9 +11,12 @@
  *                             set, replaces the text of every one)
  *             "Context:"      key: canonical value (Context blocks, if any)
  *             "Tools:"        tool policy, when params.tools or a ToolPolicy
- *                             block is present
- *             RENDER_OUTPUT_FORMAT_HEADER + newline + canonical JSON Schema of
- *                             the signature's output (always present)
+ *                             block is present: "Tools:", "Allowed tools: a, b"
+ *                             (or "(none declared)") and "Max tool calls: N"
+ *                             when set, separated by blank lines (reference
+ *                             runtime/render.ts)
+ *             RENDER_OUTPUT_FORMAT_HEADER + blank line + canonical JSON Schema
+ *                             of the signature's output (always present)
  *             RENDER_FEWSHOT_HEADER + one canonical JSON line {id,input,output}
  *                             per demo (see below)
  *             RENDER_INPUT_HEADER + newline + the canonical input (one line)

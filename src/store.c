@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "catalog.h"
 #include "json.h"
 #include "util.h"
 
@@ -229,6 +230,10 @@ cJSON *store_artifact(struct store *st, const char *sig, const char *compiled_id
 
 cJSON *store_signature(struct store *st, const char *sig, struct dse_err *err)
 {
+    /* A plain reference deployment has no dsex/ catalog: it keeps its
+     * signatures in code, and so do we (the built-in catalog). */
+    if (!store_has_op(st, STORE_OP_x_sig_get))
+        return catalog_builtin(sig, err);
     cJSON *args = json_obj(), *res = NULL;
     json_set_str(args, "signatureId", sig);
     int rc = store_call(st, STORE_OP_x_sig_get, args, &res, err);

@@ -330,7 +330,9 @@ int store_active_id(struct store *st, const char *sig, char *out, size_t cap,
 /* The artifact JSON (owned by caller) or NULL with err "artifact_not_found". */
 cJSON *store_artifact(struct store *st, const char *sig, const char *compiled_id,
                       struct dse_err *err);
-/* The catalog signature JSON or NULL with err "unknown_signature". */
+/* The catalog signature JSON or NULL with err "unknown_signature".  A store
+ * without dsex/catalog (a plain reference deployment) answers from the
+ * built-in catalog (catalog_builtin). */
 cJSON *store_signature(struct store *st, const char *sig, struct dse_err *err);
 /* The canary row (caller frees) or NULL when none; -1 via err on failure
  * (then *failed is set). */

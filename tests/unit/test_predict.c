@@ -166,7 +166,7 @@ static void test_render_sections(void **state)
     assert_string_equal(r.system, "You label things.\n\nBe brief.");
     const char *want =
         "Label the text.\n\n"
-        "Output format: JSON only. Match this schema:\n"
+        "Output format: JSON only. Match this schema:\n\n"
         "{\"properties\":{\"label\":{\"type\":\"string\"}},\"required\":[\"label\"],\"type\":\"object\"}\n\n"
         "Few-shot examples:\n"
         "{\"id\":\"ex1\",\"input\":{\"text\":\"red apple\"},\"output\":{\"label\":\"fruit\"}}\n"
