@@ -12,11 +12,15 @@ int cmd_serve(struct cli_ctx *ctx, int argc, char **argv)
     const char *listen = "127.0.0.1:8787", *tokens = NULL, *log = NULL;
     long long max_body = SERVER_DEFAULT_MAX_BODY, max_conns = SERVER_DEFAULT_MAX_CONNECTIONS;
     long long max_per_ip = 0, timeout = SERVER_DEFAULT_TIMEOUT_S, threads = 0;
+    bool public_queries = false;
     const struct cli_opt opts[] = {
         {"listen", 'l', CLI_STR, &listen, "HOST:PORT",
          "address to listen on (default 127.0.0.1:8787; port 0 picks a free one)"},
         {"tokens", 't', CLI_STR, &tokens, "FILE",
-         "bearer tokens, one `read|admin TOKEN [name]` per line (required off loopback)"},
+         "bearer tokens, one `read|ingest|admin TOKEN [name]` per line (required off loopback)"},
+        {"public-queries", 0, CLI_FLAG, &public_queries, NULL,
+         "let calls without a token run the reference's public queries (getArtifact, "
+         "listArtifacts, getActive, getCanary)"},
         {"max-body", 0, CLI_INT, &max_body, "BYTES", "largest request body (default 1 MiB)"},
         {"max-connections", 0, CLI_INT, &max_conns, "N", "concurrent connections (default 512)"},
         {"max-per-ip", 0, CLI_INT, &max_per_ip, "N", "connections per client address (0 = any)"},
@@ -31,9 +35,15 @@ int cmd_serve(struct cli_ctx *ctx, int argc, char **argv)
     char **pos;
     int n = cli_parse(ctx, argc, argv, opts, usage,
                       "Serve the local store over HTTP with the Convex function API\n"
-                      "(POST /api/query|/api/mutation), plus GET /api/dse/receipt/:id,\n"
-                      "/api/dse/blob/:receiptId/:blobId and /healthz.  `read` tokens may run\n"
-                      "queries, `admin` tokens mutations too.  Stops cleanly on SIGTERM/SIGINT.",
+                      "(POST /api/query|/api/mutation|/api/action; the `convex` npm client's\n"
+                      "ConvexHttpClient works), plus GET /api/dse/receipt/:id,\n"
+                      "/api/dse/blob/:receiptId/:blobId and /healthz.  Roles: `admin` tokens\n"
+                      "may call everything; `read` tokens every query except dse/opsRuns:* and\n"
+                      "the *Admin functions; `ingest` tokens only record receipts and blobs\n"
+                      "(recordPredictReceipt, dsex/receipts:recordBatch, putText).  A function\n"
+                      "that fails or is refused answers HTTP 560 {status:\"error\", errorMessage,\n"
+                      "errorData:{code}}; a missing or bad token 401.  Stops cleanly on\n"
+                      "SIGTERM/SIGINT.",
                       &pos);
     if (n < 0)
         return -n;
@@ -64,6 +74,7 @@ int cmd_serve(struct cli_ctx *ctx, int argc, char **argv)
         .timeout_s = (unsigned)timeout,
         .threads = (unsigned)threads,
         .read_only = ctx->read_only,
+        .public_queries = public_queries,
     };
     struct dse_err err = {0};
     int rc = server_run(&cfg, &err);

@@ -77,10 +77,12 @@ struct server_tokens *server_tokens_parse(const char *text, const char *path, st
         if (nw == 0) {
             /* blank or comment */
         } else if (nw < 2 || nw > 3) {
-            bad = dse_fail(err, "invalid_input", "%s:%d: expected `<read|admin> <token> [name]`",
-                           path, lineno);
-        } else if (strcmp(words[0], "read") != 0 && strcmp(words[0], "admin") != 0) {
-            bad = dse_fail(err, "invalid_input", "%s:%d: role must be read or admin", path, lineno);
+            bad = dse_fail(err, "invalid_input",
+                           "%s:%d: expected `<read|ingest|admin> <token> [name]`", path, lineno);
+        } else if (strcmp(words[0], "read") != 0 && strcmp(words[0], "admin") != 0 &&
+                   strcmp(words[0], "ingest") != 0) {
+            bad = dse_fail(err, "invalid_input", "%s:%d: role must be read, ingest or admin", path,
+                           lineno);
         } else {
             const char *tok = words[1];
             size_t tl = strlen(tok);
@@ -104,8 +106,9 @@ struct server_tokens *server_tokens_parse(const char *text, const char *path, st
                                "%s:%d: name must be 1-64 of letters, digits and ._@-", path,
                                lineno);
             else {
-                struct server_token tk = {.role = words[0][0] == 'a' ? SERVER_ROLE_ADMIN
-                                                                     : SERVER_ROLE_READ};
+                struct server_token tk = {.role = words[0][0] == 'a'   ? SERVER_ROLE_ADMIN
+                                                  : words[0][0] == 'i' ? SERVER_ROLE_INGEST
+                                                                       : SERVER_ROLE_READ};
                 SHA256((const unsigned char *)tok, tl, tk.digest);
                 for (size_t i = 0; i < t->n && !bad; i++)
                     if (CRYPTO_memcmp(t->v[i].digest, tk.digest, sizeof tk.digest) == 0)
@@ -134,8 +137,8 @@ struct server_tokens *server_tokens_parse(const char *text, const char *path, st
     }
     if (t->n == 0) {
         server_tokens_free(t);
-        dse_fail(err, "invalid_input", "%s: no tokens (lines of `<read|admin> <token> [name]`)",
-                 path);
+        dse_fail(err, "invalid_input",
+                 "%s: no tokens (lines of `<read|ingest|admin> <token> [name]`)", path);
         return NULL;
     }
     return t;
@@ -226,6 +229,70 @@ unsigned server_status_for(const char *code)
     /* a refusal because of the current state: control_missing,
      * rollback_failed, canary_artifact_missing, ... */
     return 409;
+}
+
+unsigned server_function_status(const char *code)
+{
+    unsigned st = server_status_for(code);
+    return st == 500 || st == 401 ? st : 560;
+}
+
+/* The reference's functions callable without authentication (spec §2.1
+ * "Auth: none"). */
+static const char *const public_fns[] = {
+    "dse/artifacts:getArtifact",
+    "dse/artifacts:listArtifacts",
+    "dse/active:getActive",
+    "dse/canary:getCanary",
+};
+
+/* What an ingest token may call: the predict runtime's records. */
+static const char *const ingest_fns[] = {
+    "dse/receipts:recordPredictReceipt",
+    "dsex/receipts:recordBatch",
+    "dse/blobs:putText",
+};
+
+static bool path_in(const char *path, const char *const *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(path, v[i]) == 0)
+            return true;
+    return false;
+}
+
+int server_role_may(enum server_role role, const char *path, bool mutation, bool public_queries,
+                    struct dse_err *err)
+{
+    if (role == SERVER_ROLE_ADMIN)
+        return 0;
+    /* metadata only (backend, schema version, extensions): lets a remote
+     * client open the store whatever its role */
+    if (strcmp(path, "dsex/meta:info") == 0)
+        return 0;
+    if (public_queries && path_in(path, public_fns, ARRAY_LEN(public_fns)))
+        return 0;
+    size_t n = strlen(path);
+    bool admin_only = strncmp(path, "dse/opsRuns:", 12) == 0 ||
+                      (strncmp(path, "dse/", 4) == 0 && n > 5 && strcmp(path + n - 5, "Admin") == 0);
+    switch (role) {
+    case SERVER_ROLE_READ:
+        if (mutation)
+            return dse_fail(err, "forbidden", "%s needs an admin token", path);
+        if (admin_only)
+            return dse_fail(err, "forbidden", "%s needs an admin token (ops admin only)", path);
+        return 0;
+    case SERVER_ROLE_INGEST:
+        if (path_in(path, ingest_fns, ARRAY_LEN(ingest_fns)))
+            return 0;
+        return dse_fail(err, "forbidden",
+                        "%s: an ingest token may only record receipts and blobs", path);
+    case SERVER_ROLE_PUBLIC:
+        return dse_fail(err, "unauthorized", "%s needs a bearer token", path);
+    case SERVER_ROLE_ADMIN:
+        break;
+    }
+    return 0;
 }
 
 /* ---- server state ---- */
@@ -395,25 +462,38 @@ static enum MHD_Result respond_json(struct server *s, struct MHD_Connection *c, 
     return respond(s, c, r, status, "application/json; charset=utf-8", text, strlen(text));
 }
 
-/* Errors in the shape of the route: Convex for /api/query|mutation|action,
- * {ok:false, error} for the /api/dse routes and /healthz. */
+/* Errors in the shape of the route: Convex for /api/query|mutation|action
+ * ({status:"error", errorMessage, errorData:{code, message?}, logLines:[]}),
+ * {ok:false, error} for the /api/dse routes and /healthz.  Status 0: the
+ * route's status for the code (server_function_status on the Convex
+ * routes, server_status_for on the others). */
 static enum MHD_Result respond_error(struct server *s, struct MHD_Connection *c, struct req *r,
                                      unsigned status, const struct dse_err *e)
 {
     cJSON *doc = json_obj();
     char msg[600];
     dse_err_str(e, msg, sizeof msg);
-    if (r->route == ROUTE_QUERY || r->route == ROUTE_MUTATION || r->route == ROUTE_ACTION ||
-        r->route == ROUTE_NONE) {
+    bool convex = r->route == ROUTE_QUERY || r->route == ROUTE_MUTATION ||
+                  r->route == ROUTE_ACTION || r->route == ROUTE_NONE;
+    bool detail = e->msg[0] && strcmp(e->msg, e->code) != 0;
+    if (convex) {
         json_set_str(doc, "status", "error");
         json_set_str(doc, "errorMessage", msg);
+        cJSON *data = json_obj();
+        json_set_str(data, "code", e->code);
+        if (detail)
+            json_set_str(data, "message", e->msg);
+        json_set(doc, "errorData", data);
+        json_set(doc, "logLines", json_arr());
     } else {
         json_set_bool(doc, "ok", false);
         json_set_str(doc, "error", e->code);
-        if (e->msg[0] && strcmp(e->msg, e->code) != 0)
+        if (detail)
             json_set_str(doc, "message", e->msg);
     }
-    return respond_json(s, c, r, status ? status : server_status_for(e->code), doc);
+    if (!status)
+        status = convex ? server_function_status(e->code) : server_status_for(e->code);
+    return respond_json(s, c, r, status, doc);
 }
 
 static enum MHD_Result fail_with(struct server *s, struct MHD_Connection *c, struct req *r,
@@ -430,6 +510,99 @@ static enum MHD_Result fail_with(struct server *s, struct MHD_Connection *c, str
     va_end(ap);
     dse_fail(&e, code, "%s", buf);
     return respond_error(s, c, r, status, &e);
+}
+
+/* ---- convex_encoded_json arguments ---- */
+
+/* Standard base64, padding optional; the decoded length or -1. */
+static int b64_decode(const char *in, unsigned char *out, int cap)
+{
+    unsigned acc = 0;
+    int bits = 0, n = 0;
+    size_t len = strlen(in);
+    while (len > 0 && in[len - 1] == '=')
+        len--;
+    for (size_t i = 0; i < len; i++) {
+        const char *p = strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
+                               in[i]);
+        if (!in[i] || !p)
+            return -1;
+        acc = (acc << 6) | (unsigned)(p - "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                          "0123456789+/");
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (n == cap)
+                return -1;
+            out[n++] = (unsigned char)(acc >> bits);
+            acc &= (1u << bits) - 1;
+        }
+    }
+    return n;
+}
+
+/* One {"$<type>": ...} value -> a number, or -1 with err and *status 400
+ * (malformed) or 560 (well formed, but no dse function takes it). */
+static int decode_special(const cJSON *v, double *num, unsigned *status, struct dse_err *err)
+{
+    const char *key = v->child->string;
+    const cJSON *x = v->child;
+    unsigned char b[8];
+    *status = 400;
+    if (strcmp(key, "$integer") == 0 || strcmp(key, "$float") == 0) {
+        if (!cJSON_IsString(x) || b64_decode(x->valuestring, b, 9) != 8)
+            return dse_fail(err, "invalid_input", "%s must be the base64 of 8 bytes", key);
+        uint64_t u = 0;
+        for (int i = 7; i >= 0; i--)
+            u = (u << 8) | b[i]; /* little-endian */
+        *status = 560;
+        if (key[1] == 'i') {
+            int64_t i = (int64_t)u;
+            if (i > (INT64_C(1) << 53) || i < -(INT64_C(1) << 53))
+                return dse_fail(err, "invalid_input",
+                                "integer %lld does not fit a JSON number exactly", (long long)i);
+            *num = (double)i;
+            return 0;
+        }
+        double d;
+        memcpy(&d, &u, sizeof d);
+        if (d != d || d - d != 0)
+            return dse_fail(err, "invalid_input", "NaN and Infinity are not accepted");
+        *num = d + 0.0; /* -0 -> 0 */
+        return 0;
+    }
+    if (strcmp(key, "$bytes") == 0) {
+        *status = 560;
+        return dse_fail(err, "invalid_input", "bytes values are not accepted by dse functions");
+    }
+    return dse_fail(err, "invalid_input",
+                    "field name %.60s starts with '$', which convex_encoded_json reserves", key);
+}
+
+/* Decode the values of v in place (convex_encoded_json -> plain JSON). */
+static int decode_encoded(cJSON *v, unsigned *status, struct dse_err *err)
+{
+    for (cJSON *it = v->child; it; it = it->next) {
+        if (cJSON_IsObject(it) && it->child && !it->child->next && it->child->string &&
+            it->child->string[0] == '$') {
+            double num = 0;
+            if (decode_special(it, &num, status, err) < 0)
+                return -1;
+            cJSON *n = cJSON_CreateNumber(num);
+            cJSON_ReplaceItemViaPointer(v, it, n);
+            it = n;
+            continue;
+        }
+        if (it->string && it->string[0] == '$') {
+            *status = 400;
+            return dse_fail(err, "invalid_input",
+                            "field name %.60s starts with '$', which convex_encoded_json reserves",
+                            it->string);
+        }
+        if ((cJSON_IsObject(it) || cJSON_IsArray(it)) && decode_encoded(it, status, err) < 0)
+            return -1;
+    }
+    return 0;
 }
 
 /* ---- handlers ---- */
@@ -470,28 +643,43 @@ static enum MHD_Result handle_call(struct server *s, struct MHD_Connection *c, s
         goto out;
     }
     snprintf(r->fn, sizeof r->fn, "%s", path->valuestring);
+    /* ConvexHttpClient sends the arguments as a one-element array */
+    if (cJSON_IsArray(args) && cJSON_GetArraySize(args) == 1 && cJSON_IsObject(args->child))
+        args = args->child;
     if (args && !cJSON_IsNull(args) && !cJSON_IsObject(args)) {
-        rc = fail_with(s, c, r, 400, "invalid_input", "args must be a JSON object");
+        rc = fail_with(s, c, r, 400, "invalid_input",
+                       "args must be a JSON object (or an array of exactly one object)");
         goto out;
     }
-    if (format && !cJSON_IsNull(format) &&
+    bool encoded = cJSON_IsString(format) &&
+                   strcmp(format->valuestring, "convex_encoded_json") == 0;
+    if (format && !cJSON_IsNull(format) && !encoded &&
         !(cJSON_IsString(format) && strcmp(format->valuestring, "json") == 0)) {
-        rc = fail_with(s, c, r, 400, "invalid_input", "format must be \"json\"");
+        rc = fail_with(s, c, r, 400, "invalid_input",
+                       "format must be \"json\" or \"convex_encoded_json\"");
         goto out;
     }
+    unsigned dstatus = 0;
+    if (encoded && cJSON_IsObject(args) && decode_encoded((cJSON *)args, &dstatus, &e) < 0) {
+        rc = respond_error(s, c, r, dstatus, &e);
+        goto out;
+    }
+    /* From here on a refusal is the function's error (560), as Convex
+     * answers a function that threw. */
     const struct store_op_info *op = store_op_by_path(path->valuestring);
     if (!op) {
-        rc = fail_with(s, c, r, 404, "unknown_function", "no function %.200s",
+        rc = fail_with(s, c, r, 0, "unknown_function", "no function %.200s",
                        path->valuestring);
         goto out;
     }
-    if (op->kind == STORE_MUTATION && r->route == ROUTE_QUERY) {
-        rc = fail_with(s, c, r, 400, "invalid_input",
-                       "%s is a mutation: call it through /api/mutation", op->path);
+    if (server_role_may(r->role, op->path, op->kind == STORE_MUTATION, s->cfg->public_queries,
+                        &e) < 0) {
+        rc = respond_error(s, c, r, 0, &e);
         goto out;
     }
-    if (op->kind == STORE_MUTATION && r->role != SERVER_ROLE_ADMIN) {
-        rc = fail_with(s, c, r, 403, "forbidden", "%s needs an admin token", op->path);
+    if (op->kind == STORE_MUTATION && r->route == ROUTE_QUERY) {
+        rc = fail_with(s, c, r, 0, "invalid_input",
+                       "%s is a mutation: call it through /api/mutation", op->path);
         goto out;
     }
     struct store *st = thread_store(s, &e);
@@ -508,6 +696,7 @@ static enum MHD_Result handle_call(struct server *s, struct MHD_Connection *c, s
     cJSON *res = json_obj();
     json_set_str(res, "status", "success");
     json_set(res, "value", value);
+    json_set(res, "logLines", json_arr());
     rc = respond_json(s, c, r, 200, res);
 out:
     cJSON_Delete(doc);
@@ -519,6 +708,9 @@ static enum MHD_Result handle_receipt(struct server *s, struct MHD_Connection *c
                                       const char *rest)
 {
     struct dse_err e = {0};
+    /* the worker's session routes: any reader (no thread owners here) */
+    if (r->role == SERVER_ROLE_INGEST)
+        return fail_with(s, c, r, 403, "forbidden", "an ingest token may not read receipts");
     char receipt_id[256], blob_id[256] = "";
     const char *slash = strchr(rest, '/');
     if (r->route == ROUTE_BLOB) {
@@ -635,8 +827,12 @@ static enum MHD_Result begin_request(struct server *s, struct MHD_Connection *c,
     if (s->tokens) {
         const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                                        MHD_HTTP_HEADER_AUTHORIZATION);
-        if (server_tokens_check(s->tokens, auth, &r->role, &r->actor) < 0)
+        if (!auth && s->cfg->public_queries && post_route) {
+            r->role = SERVER_ROLE_PUBLIC; /* handle_call decides per function */
+            r->actor = "public";
+        } else if (server_tokens_check(s->tokens, auth, &r->role, &r->actor) < 0) {
             return fail_with(s, c, r, 401, "unauthorized", "missing or invalid bearer token");
+        }
     } else {
         r->role = SERVER_ROLE_ADMIN;
         r->actor = "local";

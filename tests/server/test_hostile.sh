@@ -53,7 +53,7 @@ done <"$tmp/payloads"
 # error bodies: every one must be terminal-safe
 esc=$(printf '\033')
 call query "$READ" '{"path":"dse/no\u001b]0;pwned\u0007:fn\u202e","args":{}}'
-expect 404; safe_body "unknown function error body"
+expect 560 unknown_function; safe_body "unknown function error body"
 call query "$READ" "{\"path\":\"dse/active:getActive\",\"args\":{\"signatureId\":\"a${esc}[2Jb\"}}"
 expect 400; safe_body "raw ESC in a string: error body"
 call query "$READ" '{"path":"dse/active:getActive","args":{"signatureId":"ab\u0000cd"}}'
@@ -69,7 +69,7 @@ code=$(curl -sS --max-time 10 -o "$tmp/body" -w '%{http_code}' -X POST -H "Autho
   --data-binary @"$tmp/inv" "$url/api/query")
 expect 400; safe_body "invalid UTF-8 error body"
 call mutation "$ADMIN" "{\"path\":\"dse/active:setActive\",\"args\":{\"signatureId\":\"$SIG\",\"compiled_id\":\"missing\\u001b[2J\\u009b\\u202e\"}}"
-expect 404; safe_body "artifact_not_found error body"
+expect 560 artifact_not_found; safe_body "artifact_not_found error body"
 code=$(curl -sS --max-time 10 -o "$tmp/body" -w '%{http_code}' -H "Authorization: Bearer $READ" \
   "$url/api/dse/receipt/%1B%5B2J%C2%9B%E2%80%AE")
 expect 200 '"receipt":null'; safe_body "receipt not found body"

@@ -12,7 +12,7 @@ printf 'admin %s\nwrite %s\n' "$ADMIN" "$READ" >"$tmp/badtokens"
 if "$DSE_BIN" --db "$tmp/x.db" serve --tokens "$tmp/badtokens" >/dev/null 2>"$tmp/msg"; then
   fail "serve started with a bad tokens file"
 fi
-grep -q "badtokens:2: role must be read or admin" "$tmp/msg" || fail "bad line not named: $(cat "$tmp/msg")"
+grep -q "badtokens:2: role must be read, ingest or admin" "$tmp/msg" || fail "bad line not named: $(cat "$tmp/msg")"
 grep -qF "$READ" "$tmp/msg" && fail "a token was echoed"
 
 start_server --tokens "$tmp/tokens" --timeout 3 --max-body 65536
@@ -34,21 +34,44 @@ call query "$big" "$Q"; expect 401
 code=$(curl -sS -o "$tmp/body" -w '%{http_code}' -X POST -H "Authorization: Basic $ADMIN" \
   --data-binary "$Q" "$url/api/query")
 expect 401
-call query "$READ" "$Q"; expect 200 '"status":"success"' '"compiled_id":null'
+call query "$READ" "$Q"; expect 200 '"status":"success"' '"compiled_id":null' '"logLines":[]'
 call query "$ADMIN" "$Q"; expect 200 '"status":"success"'
 
 # ---- functions: kinds and roles ----
+# A function that fails or is refused answers 560 (Convex's "the function
+# failed") with errorData.code; a malformed request stays a plain 400.
 ART='{"path":"dse/artifacts:putArtifact","args":{"signatureId":"S","compiled_id":"c1","json":{"compiled_id":"c1","v":1}}}'
-call mutation "$READ" "$ART"; expect 403 forbidden
-call query "$ADMIN" "$ART"; expect 400 "invalid_input" "/api/mutation"
+call mutation "$READ" "$ART"; expect 560 '"status":"error"' '"code":"forbidden"' '"logLines":[]'
+call query "$ADMIN" "$ART"; expect 560 "invalid_input" "/api/mutation" '"code":"invalid_input"'
 call mutation "$ADMIN" "$ART"; expect 200 '"existed":false'
 call action "$ADMIN" "$ART"; expect 200 '"existed":true'
 call mutation "$READ" '{"path":"dse/artifacts:getArtifact","args":{"signatureId":"S","compiled_id":"c1"}}'
 expect 200 '"artifact":{' '"v":1'
-call query "$READ" '{"path":"dse/nope:nothing","args":{}}'; expect 404 unknown_function
+call query "$READ" '{"path":"dse/nope:nothing","args":{}}'; expect 560 unknown_function
+call query "$READ" '{"path":"dse/artifacts:getArtifact","args":{"signatureId":"S","compiled_id":"nope"}}'
+expect 200 '"artifact":null'
+call mutation "$ADMIN" '{"path":"dse/active:setActive","args":{"signatureId":"S","compiled_id":"nope"}}'
+expect 560 '"errorMessage":"artifact_not_found' '"code":"artifact_not_found"'
 call query "$READ" '{"path":"dse/active:getActive","args":[]}'; expect 400 invalid_input
+call query "$READ" '{"path":"dse/active:getActive","args":[{"signatureId":"S"},{}]}'
+expect 400 invalid_input
 call query "$READ" '{"args":{}}'; expect 400 invalid_input
 call query "$READ" '{"path":"dse/active:getActive","args":{},"format":"xml"}'; expect 400
+# what ConvexHttpClient sends: args as a one-element array, convex_encoded_json
+call query "$READ" '{"path":"dse/artifacts:getArtifact","format":"convex_encoded_json","args":[{"signatureId":"S","compiled_id":"c1"}]}'
+expect 200 '"artifact":{' '"v":1'
+call query "$READ" '{"path":"dse/artifacts:listArtifacts","format":"convex_encoded_json","args":[{"signatureId":"S","limit":{"$integer":"AQAAAAAAAAA="}}]}'
+expect 200 '"compiled_id":"c1"'
+call query "$READ" '{"path":"dse/artifacts:listArtifacts","format":"convex_encoded_json","args":[{"signatureId":"S","limit":{"$float":"AAAAAAAA8H8="}}]}'
+expect 560 invalid_input "Infinity"
+call query "$READ" '{"path":"dse/artifacts:listArtifacts","format":"convex_encoded_json","args":[{"signatureId":"S","limit":{"$integer":"AAAAAAAAAEA="}}]}'
+expect 560 invalid_input "does not fit"
+call query "$READ" '{"path":"dse/artifacts:getArtifact","format":"convex_encoded_json","args":[{"signatureId":{"$bytes":"AAE="},"compiled_id":"c1"}]}'
+expect 560 invalid_input "bytes"
+call query "$READ" '{"path":"dse/artifacts:getArtifact","format":"convex_encoded_json","args":[{"signatureId":{"$set":[]},"compiled_id":"c1"}]}'
+expect 400 invalid_input "reserves"
+call query "$READ" '{"path":"dse/artifacts:getArtifact","format":"convex_encoded_json","args":[{"signatureId":{"$integer":5},"compiled_id":"c1"}]}'
+expect 400 invalid_input "base64"
 call query "$READ" '{"path":"dse/active:getActive","args":{"signatureId":' ; expect 400 invalid_json
 call query "$READ" '{"path":"dsex/meta:info","args":{}}'; expect 200 '"extensions":['
 
@@ -134,12 +157,17 @@ grep -q 'sent no complete request' "$tmp/err" || fail "no log line for the cut-o
 
 # ---- the access log: function paths, statuses, never a token ----
 grep -q 'POST /api/query dse/active:getActive 200 ' "$tmp/err" || fail "no access log line"
-grep -q 'POST /api/mutation dse/artifacts:putArtifact 403 ' "$tmp/err" || fail "no 403 log line"
+grep -q 'POST /api/mutation dse/artifacts:putArtifact 560 ' "$tmp/err" || fail "no 560 log line"
 grep -q 'token:viewer' "$tmp/err" || fail "access log lacks the token name"
 if grep -qF "$ADMIN" "$tmp/err" || grep -qF "$READ" "$tmp/err"; then fail "a token reached the log"; fi
 
 # ---- the CLI through --remote; server killed mid-session and back ----
-export DSE_TOKEN="$READ"
+# ops runs are ops-admin functions: a read token is refused, clearly
+DSE_TOKEN="$READ" "$DSE_BIN" --remote "$url" --json runs >"$tmp/cli" 2>"$tmp/cli.err" &&
+  fail "a read token listed ops runs"
+grep -q "forbidden: dse/opsRuns:listRuns needs an admin token" "$tmp/cli.err" ||
+  fail "unclear refusal: $(cat "$tmp/cli.err")"
+export DSE_TOKEN="$ADMIN"
 "$DSE_BIN" --remote "$url" --json runs >"$tmp/cli" 2>"$tmp/cli.err" || fail "remote runs: $(cat "$tmp/cli.err")"
 kill -9 "$pid"; wait "$pid" 2>/dev/null || true; pid=""
 if "$DSE_BIN" --remote "$url" --json runs >"$tmp/cli" 2>"$tmp/cli.err"; then

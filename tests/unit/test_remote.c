@@ -28,6 +28,8 @@ static struct MHD_Daemon *fake;
 static unsigned fake_port;
 static int fake_plain;           /* no dsex/meta:info */
 static int fake_need_token;
+static int fake_not_admin;       /* *Admin functions answer 560 forbidden */
+static int fake_admin_calls;     /* calls of *Admin functions */
 static int fake_fail_left;       /* 503s before getArtifact succeeds */
 static int fake_calls;           /* calls of the last path asked about */
 static char fake_last_kind[16];  /* "query" / "mutation" */
@@ -95,6 +97,27 @@ static enum MHD_Result fake_handler(void *cls, struct MHD_Connection *c, const c
     int nitems = cJSON_GetArraySize(json_path(doc, "args.items"));
     cJSON_Delete(doc);
     fake_calls++;
+    size_t plen = strlen(p);
+    if (plen > 5 && !strcmp(p + plen - 5, "Admin"))
+        fake_admin_calls++;
+    if (fake_not_admin && plen > 5 && !strcmp(p + plen - 5, "Admin"))
+        return reply(c, 560,
+                     "{\"status\":\"error\",\"errorMessage\":\"[Request ID: 5] Server Error\\n"
+                     "Uncaught Error: forbidden\\n    at assertOpsAdmin\",\"logLines\":[]}");
+    if (fake_not_admin && !strcmp(p, "dse/blobs:getText"))
+        return reply(c, 200,
+                     "{\"status\":\"success\",\"value\":{\"ok\":true,\"text\":\"hi\"},"
+                     "\"logLines\":[]}");
+    /* Convex function errors: HTTP 560, the code in errorData */
+    if (!strcmp(p, "dse/compileReports:getReport"))
+        return reply(c, 560,
+                     "{\"status\":\"error\",\"errorMessage\":\"[Request ID: 3] Server Error\","
+                     "\"errorData\":{\"code\":\"forbidden\",\"message\":\"not your thread\"},"
+                     "\"logLines\":[]}");
+    if (!strcmp(p, "dse/evalReports:getReport"))
+        return reply(c, 560,
+                     "{\"status\":\"error\",\"errorMessage\":\"[Request ID: 4] Server Error\\n"
+                     "Uncaught ConvexError: report missing\",\"errorData\":\"eval_not_found\"}");
     if (!strcmp(p, "dsex/receipts:recordBatch")) {
         char b[160];
         snprintf(b, sizeof b,
@@ -206,6 +229,8 @@ static void reset(void)
 {
     fake_plain = 0;
     fake_need_token = 0;
+    fake_not_admin = 0;
+    fake_admin_calls = 0;
     fake_fail_left = 0;
     fake_calls = 0;
 }
@@ -271,6 +296,42 @@ static void test_error_mapping(void **state)
     assert_string_equal(err.code, "remote_error");
     assert_int_equal(store_call(st, STORE_OP_var_list, args, NULL, &err), -1);
     assert_string_equal(err.code, "unknown_function");
+    cJSON_Delete(args);
+    store_close(st);
+}
+
+/* Function errors the Convex way: 560 with errorData naming the code, and
+ * an *Admin read refused for a non-admin token falls back to the thread
+ * owner's function, once per handle. */
+static void test_convex_function_errors(void **state)
+{
+    (void)state;
+    reset();
+    struct dse_err err = {0};
+    struct store *st = open_fake("", NULL, &err);
+    assert_non_null(st);
+    cJSON *args = json_obj();
+    json_set_str(args, "signatureId", "S");
+    assert_int_equal(store_call(st, STORE_OP_compile_get, args, NULL, &err), -1);
+    assert_string_equal(err.code, "forbidden");
+    assert_string_equal(err.msg, "not your thread");
+    assert_int_equal(store_call(st, STORE_OP_eval_get, args, NULL, &err), -1);
+    assert_string_equal(err.code, "eval_not_found");
+    assert_non_null(strstr(err.msg, "report missing"));
+    cJSON_Delete(args);
+
+    fake_not_admin = 1;
+    args = json_obj();
+    json_set_str(args, "threadId", "t");
+    json_set_str(args, "runId", "r");
+    json_set_str(args, "blobId", "sha256:00");
+    for (int i = 0; i < 2; i++) {
+        cJSON *out = NULL;
+        assert_int_equal(store_call(st, STORE_OP_blobs_get_admin, args, &out, &err), 0);
+        assert_string_equal(json_str(out, "text", ""), "hi");
+        cJSON_Delete(out);
+    }
+    assert_int_equal(fake_admin_calls, 1);
     cJSON_Delete(args);
     store_close(st);
 }
@@ -575,7 +636,7 @@ static void test_tokens_bad_lines(void **state)
     struct dse_err err = {0};
     assert_null(server_tokens_parse("admin adm-0123456789abcdef\nwrite x-0123456789abcdef\n",
                                     "f", &err));
-    assert_string_equal(err.msg, "f:2: role must be read or admin");
+    assert_string_equal(err.msg, "f:2: role must be read, ingest or admin");
     assert_null(server_tokens_parse("read short\n", "f", &err));
     assert_non_null(strstr(err.msg, "f:1: token must be 16"));
     assert_null(strstr(err.msg, "short"));
@@ -600,6 +661,72 @@ static void test_status_mapping(void **state)
     assert_int_equal(server_status_for("too_large"), 413);
     assert_int_equal(server_status_for("control_missing"), 409);
     assert_int_equal(server_status_for("sqlite_error"), 500);
+    /* function calls: Convex's 560 unless the store itself failed */
+    assert_int_equal(server_function_status("invalid_input"), 560);
+    assert_int_equal(server_function_status("forbidden"), 560);
+    assert_int_equal(server_function_status("unknown_function"), 560);
+    assert_int_equal(server_function_status("artifact_not_found"), 560);
+    assert_int_equal(server_function_status("read_only"), 560);
+    assert_int_equal(server_function_status("control_missing"), 560);
+    assert_int_equal(server_function_status("unauthorized"), 401);
+    assert_int_equal(server_function_status("sqlite_error"), 500);
+}
+
+/* role x function (server.h "Roles") */
+static void test_roles(void **state)
+{
+    (void)state;
+    struct dse_err err = {0};
+    struct server_tokens *t = server_tokens_parse(
+        "ingest ing-0123456789abcdef runtime\nread rd-0123456789abcdef\n", "f", &err);
+    assert_non_null(t);
+    enum server_role role;
+    const char *actor = NULL;
+    assert_int_equal(server_tokens_check(t, "Bearer ing-0123456789abcdef", &role, &actor), 0);
+    assert_int_equal(role, SERVER_ROLE_INGEST);
+    assert_string_equal(actor, "token:runtime");
+    server_tokens_free(t);
+
+    static const struct {
+        const char *path;
+        bool mutation;
+        int admin, read, ingest, pub, pub_on;
+    } cases[] = {
+        {"dse/canary:getCanary", false, 0, 0, -1, -1, 0},
+        {"dse/active:getActive", false, 0, 0, -1, -1, 0},
+        {"dse/artifacts:listArtifacts", false, 0, 0, -1, -1, 0},
+        {"dse/active:listActiveHistory", false, 0, 0, -1, -1, -1},
+        {"dse/examples:getExample", false, 0, 0, -1, -1, -1},
+        {"dse/artifacts:putArtifact", true, 0, -1, -1, -1, -1},
+        {"dse/receipts:recordPredictReceipt", true, 0, -1, 0, -1, -1},
+        {"dsex/receipts:recordBatch", true, 0, -1, 0, -1, -1},
+        {"dse/blobs:putText", true, 0, -1, 0, -1, -1},
+        {"dse/varSpace:putJson", true, 0, -1, -1, -1, -1},
+        {"dse/receipts:getPredictReceiptByReceiptId", false, 0, 0, -1, -1, -1},
+        {"dse/receipts:getPredictReceiptByReceiptIdAdmin", false, 0, -1, -1, -1, -1},
+        {"dse/receipts:listPredictReceiptsBySignatureIdAdmin", false, 0, -1, -1, -1, -1},
+        {"dse/blobs:getTextAdmin", false, 0, -1, -1, -1, -1},
+        {"dse/opsRuns:listRuns", false, 0, -1, -1, -1, -1},
+        {"dse/opsRuns:startRun", true, 0, -1, -1, -1, -1},
+        {"dsex/receipts:page", false, 0, 0, -1, -1, -1},
+        {"dsex/meta:info", false, 0, 0, 0, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *p = cases[i].path;
+        bool m = cases[i].mutation;
+        assert_int_equal(server_role_may(SERVER_ROLE_ADMIN, p, m, false, &err), cases[i].admin);
+        assert_int_equal(server_role_may(SERVER_ROLE_READ, p, m, false, &err), cases[i].read);
+        assert_int_equal(server_role_may(SERVER_ROLE_INGEST, p, m, false, &err), cases[i].ingest);
+        if (cases[i].ingest < 0)
+            assert_string_equal(err.code, "forbidden");
+        assert_int_equal(server_role_may(SERVER_ROLE_PUBLIC, p, m, false, &err), cases[i].pub);
+        if (cases[i].pub < 0)
+            assert_string_equal(err.code, "unauthorized");
+        assert_int_equal(server_role_may(SERVER_ROLE_PUBLIC, p, m, true, &err), cases[i].pub_on);
+        /* with public queries, every token may call the public ones too */
+        if (cases[i].pub_on == 0)
+            assert_int_equal(server_role_may(SERVER_ROLE_INGEST, p, m, true, &err), 0);
+    }
 }
 
 int main(void)
@@ -607,6 +734,7 @@ int main(void)
     const struct CMUnitTest remote[] = {
         cmocka_unit_test(test_plain_deployment),    cmocka_unit_test(test_extensions_listed),
         cmocka_unit_test(test_error_mapping),       cmocka_unit_test(test_retries),
+        cmocka_unit_test(test_convex_function_errors),
         cmocka_unit_test(test_interactive_hang),
         cmocka_unit_test(test_reply_cap),           cmocka_unit_test(test_batch_split),
         cmocka_unit_test(test_receipts_page_fallback),
@@ -617,6 +745,7 @@ int main(void)
         cmocka_unit_test(test_tokens_parse_and_check),
         cmocka_unit_test(test_tokens_bad_lines),
         cmocka_unit_test(test_status_mapping),
+        cmocka_unit_test(test_roles),
     };
     int fails = cmocka_run_group_tests_name("remote back end", remote, fake_start, fake_stop);
     fails += cmocka_run_group_tests_name("server tokens", tokens, NULL, NULL);
