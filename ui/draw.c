@@ -138,11 +138,10 @@ int draw_stale(struct ui *ui, WINDOW *w, int y, int x, int width, const struct s
         return y;
     char t1[16], t2[16], line[200];
     if (s->good_ms)
-        snprintf(line, sizeof line,
-                 "STALE since %s: the store does not answer; showing the data read at %s",
+        snprintf(line, sizeof line, "STALE since %s (store not answering); data as of %s",
                  fmt_clock(s->since_ms, t1, sizeof t1), fmt_clock(s->good_ms, t2, sizeof t2));
     else
-        snprintf(line, sizeof line, "STALE since %s: the store does not answer; no data read yet",
+        snprintf(line, sizeof line, "STALE since %s (store not answering); no data read yet",
                  fmt_clock(s->since_ms, t1, sizeof t1));
     draw_clean(ui, w, y, x, width, ROLE_ERROR, line, TEXT_LEFT);
     return y + 1;

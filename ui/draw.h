@@ -46,9 +46,9 @@ struct stale {
 void stale_result(struct stale *s, bool ok);
 /* Append " · STALE since HH:MM:SS" to the pane's subtitle when stale. */
 void stale_subtitle(const struct stale *s, struct pane *p);
-/* One line "STALE since HH:MM:SS: the store does not answer; showing the
- * data read at HH:MM:SS" (or "no data read yet") in ROLE_ERROR; returns
- * y + 1 when drawn, y when fresh. */
+/* One line "STALE since HH:MM:SS (store not answering); data as of
+ * HH:MM:SS" (or "no data read yet") in ROLE_ERROR; returns y + 1 when
+ * drawn, y when fresh. */
 int draw_stale(struct ui *ui, WINDOW *w, int y, int x, int width, const struct stale *s);
 
 #endif

@@ -1,0 +1,75 @@
+#!/bin/sh
+# A remote store that goes offline (dse serve killed): every pane keeps the
+# last data it read and marks it "STALE since HH:MM:SS", never showing
+# "(none)", "no active canary" or "-" as if the store had said so; a pane
+# never loaded before says "unavailable".  When the server is back on the
+# same port the marks go away by themselves.
+. "$(dirname "$0")/lib.sh"
+prepare_demo
+j() { dse "$@" --json | tr -d ' \n'; }
+A0=$(j active show --signature SelectTool.v1 | sed -n 's/.*"compiled_id":"sha256:\([0-9a-f]\{8\}\).*/\1/p')
+CAN=$(dse canary status --signature SelectTool.v1 --json | sed -n 's/^ *"canary_compiled_id": "sha256:\([0-9a-f]\{8\}\).*/\1/p' | head -n 1)
+[ -n "$A0" ] && [ -n "$CAN" ] || fail "demo store without pointer or canary"
+
+port=0
+srv=""
+serve() {
+  : >"$T/serve.out"
+  "$DSE_BIN" --db "$DB" serve --listen "127.0.0.1:$port" >"$T/serve.out" 2>>"$T/serve.err" &
+  srv=$!
+  wait_cmd 10 grep -q "listening on" "$T/serve.out"
+  port=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/serve.out" | head -n 1)
+  wait_cmd 10 curl -fsS "http://127.0.0.1:$port/healthz"
+}
+stop_srv() { [ -n "$srv" ] && { kill -9 "$srv" 2>/dev/null; wait "$srv" 2>/dev/null || true; srv=""; }; }
+trap 'stop_srv; cleanup' EXIT
+serve
+
+cat >"$T/run.sh" <<RUN
+#!/bin/sh
+"$DSE_BIN" --remote "http://127.0.0.1:$port" console --no-state --refresh-ms 200 --signature SelectTool.v1 --pane canary 2>"$T/stderr.txt"
+echo \$? > "$T/exit.tmp"; mv "$T/exit.tmp" "$T/exit.txt"
+RUN
+chmod +x "$T/run.sh"; rm -f "$T/exit.txt"
+tmux_new "$T/run.sh"
+pane() { keys C-g; type_text ":pane $1"; keys Enter; }
+
+# load the canary pane, then the overview, while the store answers
+wait_for "Canary · SelectTool.v1"
+wait_for "$CAN at 50% of threads"
+pane overview
+wait_for "Overview · SelectTool.v1"
+wait_for "pointer     sha256:$A0"
+wait_for "SelectTool.v1 $A0"
+
+stop_srv
+wait_for "Overview · SelectTool.v1 · STALE since [0-2][0-9]:[0-5][0-9]:[0-5][0-9]" 15
+wait_for "STALE since .* (store not answering); data as of [0-2][0-9]:"
+capture
+grep -q "pointer     sha256:$A0" "$T/screen.txt" || fail "the overview dropped the pointer it had read"
+grep -q "canary      $CAN at 50%" "$T/screen.txt" || fail "the overview dropped the canary it had read"
+grep -q "(none: signature defaults)\|no active canary\|(none)" "$T/screen.txt" &&
+  fail "the overview shows missing data as real"
+# the signature list keeps its rows and says it is stale
+grep -q "SelectTool.v1 $A0" "$T/screen.txt" || fail "the signature list dropped its rows"
+wait_for "Signatures · STALE since"
+
+# the canary pane: its last row, marked
+pane canary
+wait_for "Canary · SelectTool.v1 · STALE since" 15
+capture
+grep -q "$CAN at 50% of threads" "$T/screen.txt" || fail "the canary pane dropped its canary"
+grep -q "no active canary" "$T/screen.txt" && fail "the canary pane says no canary while offline"
+
+# a pane never loaded: unavailable, not "(none)"
+pane history
+wait_for "History · SelectTool.v1 · STALE since" 15
+wait_for "active   (unavailable: the store did not answer)"
+
+# back on the same port: the marks go by themselves
+serve
+wait_gone "STALE since" 15
+wait_for "active   sha256:"
+quit_console
+[ "$(cat "$T/exit.txt")" = 0 ] || fail "console exit $(cat "$T/exit.txt")"
+echo "ok: an offline remote store leaves the last data on screen, marked stale; a never-loaded pane says unavailable"
