@@ -355,8 +355,8 @@ int compat_check_reference(const cJSON *artifact, cJSON **issues, struct dse_err
             if (strcmp(h, cid) != 0)
                 issue(iss, "compiled_id", "hash", FIX_PROFILE,
                       "differs from paramsHash of the params the reference decodes (%s): its "
-                      "receipts would carry compiled_id %.80s with paramsHash %s",
-                      h, cid, h);
+                      "receipts would pair this compiled_id with that paramsHash",
+                      h);
         }
         cJSON_Delete(dp);
         cJSON_Delete(env);
@@ -474,5 +474,5 @@ int compat_guard(struct store *st, const char *signature_id, const char *compile
     cJSON_Delete(art);
     if (rc == 0)
         return 0;
-    return dse_fail(err, "incompatible_artifact", "%s (or pass --force to override)", cerr.msg);
+    return dse_fail(err, "incompatible_artifact", "%s; or pass --force to override", cerr.msg);
 }

@@ -86,6 +86,28 @@ static const cJSON *find_issue(const cJSON *issues, const char *path, const char
     return NULL;
 }
 
+/* The artifact of sig for params passes the check. */
+static void expect_compatible(const char *sig_id, const char *params_json)
+{
+    struct dse_err err;
+    cJSON *a = artifact_for(sig_id, params_json);
+    cJSON_Delete(check(a, 0, &err));
+    cJSON_Delete(a);
+}
+
+/* It fails the check, with (at least) this issue. */
+static void expect_issue(const char *sig_id, const char *params_json, const char *path,
+                         const char *kind)
+{
+    struct dse_err err;
+    cJSON *a = artifact_for(sig_id, params_json);
+    cJSON *issues = check(a, -1, &err);
+    assert_string_equal(err.code, "incompatible_artifact");
+    find_issue(issues, path, kind);
+    cJSON_Delete(issues);
+    cJSON_Delete(a);
+}
+
 /* ---- the check ---- */
 
 static void test_compatible(void **state)
@@ -95,12 +117,8 @@ static void test_compatible(void **state)
     /* every built-in signature's defaults (what seeds a control) */
     for (const cJSON *s = catalog->child; s; s = s->next) {
         char *p = json_canonical(catalog_default_params(s));
-        cJSON *a = artifact_for(catalog_id(s), p);
+        expect_compatible(catalog_id(s), p);
         free(p);
-        cJSON *issues = check(a, 0, &err);
-        assert_int_equal(cJSON_GetArraySize(issues), 0);
-        cJSON_Delete(issues);
-        cJSON_Delete(a);
     }
     /* authored few-shot ids, instruction, model, roles, tools, rlm, budgets */
     cJSON *a = artifact_for(
@@ -115,13 +133,11 @@ static void test_compatible(void **state)
                 "\"rlmLite\":{\"controllerInstructions\":\"c\",\"chunkDefaults\":{\"chunkChars\":2000},"
                 "\"subRole\":\"sub\"},"
                 "\"budgets\":{\"maxRlmIterations\":6,\"maxSubLmCalls\":10}}");
-    cJSON *issues = check(a, 0, &err);
-    cJSON_Delete(issues);
+    cJSON_Delete(check(a, 0, &err));
     /* keys outside params are metadata the decoder drops harmlessly */
     json_set_str(a, "dseNote", "ours");
     json_set_num(cJSON_GetObjectItemCaseSensitive(a, "eval"), "metricVersion", 1);
-    issues = check(a, 0, &err);
-    cJSON_Delete(issues);
+    cJSON_Delete(check(a, 0, &err));
     cJSON_Delete(a);
 }
 
@@ -154,11 +170,7 @@ static void test_decode_issues(void **state)
     cJSON_Delete(issues);
     cJSON_Delete(a);
 
-    a = artifact_for(SELECT, "{\"paramsVersion\":2}");
-    issues = check(a, -1, &err);
-    find_issue(issues, "params.paramsVersion", "decode");
-    cJSON_Delete(issues);
-    cJSON_Delete(a);
+    expect_issue(SELECT, "{\"paramsVersion\":2}", "params.paramsVersion", "decode");
 
     a = parse("[1]");
     issues = check(a, -1, &err);
@@ -205,42 +217,26 @@ static void test_dropped_render_hash(void **state)
     cJSON_Delete(a);
 
     /* our ExtractAgentVibe has ex2; the reference's has only ex1 */
-    a = artifact_for(VIBE, "{\"paramsVersion\":1,\"fewShot\":{\"exampleIds\":[\"ex2\"]}}");
-    issues = check(a, -1, &err);
-    find_issue(issues, "params.fewShot.exampleIds", "render");
-    cJSON_Delete(issues);
-    cJSON_Delete(a);
-    a = artifact_for(VIBE, "{\"paramsVersion\":1,\"fewShot\":{\"exampleIds\":[\"ex1\"]}}");
-    issues = check(a, 0, &err);
-    cJSON_Delete(issues);
-    cJSON_Delete(a);
+    expect_issue(VIBE, "{\"paramsVersion\":1,\"fewShot\":{\"exampleIds\":[\"ex2\"]}}",
+                 "params.fewShot.exampleIds", "render");
+    expect_compatible(VIBE, "{\"paramsVersion\":1,\"fewShot\":{\"exampleIds\":[\"ex1\"]}}");
 }
 
 static void test_runtime_and_signature(void **state)
 {
     (void)state;
+    expect_issue(RECAP, "{\"paramsVersion\":1,\"strategy\":{\"id\":\"tree_of_thought.v9\"}}",
+                 "params.strategy.id", "runtime");
+    expect_issue(RECAP,
+                 "{\"paramsVersion\":1,\"strategy\":{\"id\":\"rlm_lite.v1\"},"
+                 "\"budgets\":{\"maxRlmIterations\":4}}",
+                 "params.budgets", "runtime");
+    expect_compatible(RECAP, "{\"paramsVersion\":1,\"strategy\":{\"id\":"
+                             "\"distilled.search_line_extract.v1\"}}");
     struct dse_err err;
-    cJSON *a = artifact_for(RECAP, "{\"paramsVersion\":1,\"strategy\":{\"id\":\"tree_of_thought.v9\"}}");
-    cJSON *issues = check(a, -1, &err);
-    find_issue(issues, "params.strategy.id", "runtime");
-    cJSON_Delete(issues);
-    cJSON_Delete(a);
-
-    a = artifact_for(RECAP, "{\"paramsVersion\":1,\"strategy\":{\"id\":\"rlm_lite.v1\"},"
-                            "\"budgets\":{\"maxRlmIterations\":4}}");
-    issues = check(a, -1, &err);
-    find_issue(issues, "params.budgets", "runtime");
-    cJSON_Delete(issues);
-    cJSON_Delete(a);
-
-    a = artifact_for(RECAP, "{\"paramsVersion\":1,\"strategy\":{\"id\":\"distilled.search_line_extract.v1\"}}");
-    issues = check(a, 0, &err);
-    cJSON_Delete(issues);
-    cJSON_Delete(a);
-
-    a = artifact_for(SELECT, "{\"paramsVersion\":1}");
+    cJSON *a = artifact_for(SELECT, "{\"paramsVersion\":1}");
     json_set_str(a, "signatureId", "@example/NotInTheReference.v1");
-    issues = check(a, -1, &err);
+    cJSON *issues = check(a, -1, &err);
     find_issue(issues, "signatureId", "unknown_signature");
     cJSON_Delete(issues);
     cJSON_Delete(a);
@@ -360,18 +356,20 @@ static void render_case(const cJSON *sig, const char *params_json, const char *w
     cJSON_Delete(params);
 }
 
+/* The expected text's pieces: the output format section, the two authored
+ * examples as the few-shot section renders them, the input section. */
+#define REF_FORMAT "Output format: JSON only. Match this schema:\n\n" REF_SCHEMA "\n\n"
+#define REF_EX1 "{\"id\":\"ex1\",\"input\":{\"message\":\"Call me Ada.\"},\"output\":{\"handle\":\"Ada\"}}"
+#define REF_EX2 "{\"id\":\"ex2\",\"input\":{\"message\":\"Chris\"},\"output\":{\"handle\":\"Chris\"}}"
+#define REF_INPUT "\n\nInput:\n{\"message\":\"  hey, I'm Bo  \"}"
+
 static void test_render_matches_reference(void **state)
 {
     (void)state;
     cJSON *sig = parse(ref_sig_json);
     /* defaults: the authored instruction and every authored example */
     render_case(sig, "{\"paramsVersion\":1,\"decode\":{\"mode\":\"strict_json\",\"maxRepairs\":0}}",
-                REF_INSTRUCTION "\n\n"
-                "Output format: JSON only. Match this schema:\n\n" REF_SCHEMA "\n\n"
-                "Few-shot examples:\n"
-                "{\"id\":\"ex1\",\"input\":{\"message\":\"Call me Ada.\"},\"output\":{\"handle\":\"Ada\"}}\n"
-                "{\"id\":\"ex2\",\"input\":{\"message\":\"Chris\"},\"output\":{\"handle\":\"Chris\"}}\n\n"
-                "Input:\n{\"message\":\"  hey, I'm Bo  \"}");
+                REF_INSTRUCTION "\n\n" REF_FORMAT "Few-shot examples:\n" REF_EX1 "\n" REF_EX2 REF_INPUT);
     /* instruction override (trimmed), a selection in another order than
      * authored (authored order wins), tools with a limit */
     render_case(sig,
@@ -379,21 +377,12 @@ static void test_render_matches_reference(void **state)
                 "\"fewShot\":{\"exampleIds\":[\"ex2\",\"ex1\"],\"k\":2},"
                 "\"tools\":{\"allowedToolNames\":[\"user_update\",\"memory_append\"],\"maxToolCalls\":1}}",
                 "Return the handle.\n\n"
-                "Tools:\n\nAllowed tools: user_update, memory_append\n\nMax tool calls: 1\n\n"
-                "Output format: JSON only. Match this schema:\n\n" REF_SCHEMA "\n\n"
-                "Few-shot examples:\n"
-                "{\"id\":\"ex1\",\"input\":{\"message\":\"Call me Ada.\"},\"output\":{\"handle\":\"Ada\"}}\n"
-                "{\"id\":\"ex2\",\"input\":{\"message\":\"Chris\"},\"output\":{\"handle\":\"Chris\"}}\n\n"
-                "Input:\n{\"message\":\"  hey, I'm Bo  \"}");
+                "Tools:\n\nAllowed tools: user_update, memory_append\n\nMax tool calls: 1\n\n" REF_FORMAT
+                "Few-shot examples:\n" REF_EX1 "\n" REF_EX2 REF_INPUT);
     /* one example; tools without names or limit */
-    render_case(sig,
-                "{\"paramsVersion\":1,\"fewShot\":{\"exampleIds\":[\"ex2\"]},\"tools\":{}}",
-                REF_INSTRUCTION "\n\n"
-                "Tools:\n\nAllowed tools: (none declared)\n\n"
-                "Output format: JSON only. Match this schema:\n\n" REF_SCHEMA "\n\n"
-                "Few-shot examples:\n"
-                "{\"id\":\"ex2\",\"input\":{\"message\":\"Chris\"},\"output\":{\"handle\":\"Chris\"}}\n\n"
-                "Input:\n{\"message\":\"  hey, I'm Bo  \"}");
+    render_case(sig, "{\"paramsVersion\":1,\"fewShot\":{\"exampleIds\":[\"ex2\"]},\"tools\":{}}",
+                REF_INSTRUCTION "\n\nTools:\n\nAllowed tools: (none declared)\n\n" REF_FORMAT
+                "Few-shot examples:\n" REF_EX2 REF_INPUT);
     cJSON_Delete(sig);
 }
 
