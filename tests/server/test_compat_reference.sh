@@ -5,7 +5,8 @@
 # function"), so dse sees no extension.  There an artifact with dse's
 # train-split demos is refused (incompatible_artifact, one line per problem,
 # the fix), `dse compile --profile reference` makes one that is promoted,
-# and --force overrides.  `dse serve` itself (extensions listed) and the
+# and --force overrides.  `dse loop` there compiles with that profile by
+# itself and promotes.  `dse serve` itself (extensions listed) and the
 # SQLite store never refuse.
 . "$(dirname "$0")/common.sh"
 : "${DSE_SRCDIR:?DSE_SRCDIR must point at the source tree}"
@@ -22,18 +23,9 @@ expect_rc() { want=$1; shift; set +e; "$@" >"$tmp/o" 2>"$tmp/e"; got=$?; set -e
   [ "$got" = "$want" ] || { cat "$tmp/o" "$tmp/e" >&2; fail "exit $got (want $want): $*"; }; }
 jget() { sed -n "s/^  \"$1\": *\"\{0,1\}\([^\",]*\)\"\{0,1\},\{0,1\}$/\1/p" "$2" | head -n 1; }
 
-# a store with the examples and both compiles (the local SQLite store)
+# a store with the examples, served
 expect_rc 0 "$D" --db "$tmp/dse.db" init
 expect_rc 0 "$D" --db "$tmp/dse.db" examples import "$FIX" --signature "$SIG"
-expect_rc 0 "$D" --db "$tmp/dse.db" --json compile --signature "$SIG"
-DEF=$(jget compiled_id "$tmp/o"); DEFJOB=$(jget jobHash "$tmp/o")
-expect_rc 0 "$D" --db "$tmp/dse.db" --json compile --signature "$SIG" --profile reference
-REF=$(jget compiled_id "$tmp/o"); REFJOB=$(jget jobHash "$tmp/o")
-[ "$DEFJOB" != "$REFJOB" ] || fail "the reference profile has the default job"
-[ "$DEF" != "$REF" ] || fail "both compiles chose $DEF"
-expect_rc 2 "$D" --db "$tmp/dse.db" compile --signature "$SIG" --profile strict
-grep -q 'profile must be "reference"' "$tmp/e" || fail "bad profile: $(cat "$tmp/e")"
-
 start_server
 cat >"$tmp/proxy.js" <<'EOF'
 const http = require("http");
@@ -72,6 +64,24 @@ while [ $i -lt 200 ] && [ -z "$purl" ]; do
 done
 [ -n "$purl" ] || fail "proxy did not start"
 
+# the loop on the plain deployment compiles with the reference profile and
+# gets its canary started and promoted
+expect_rc 0 "$D" --remote "$purl" --json loop --signature "$SIG"
+grep -q '"outcome": "promoted"' "$tmp/o" || fail "loop: $(cat "$tmp/o" "$tmp/e")"
+LOOPID=$(sed -n 's/^    "compiled_id": "\(sha256:[0-9a-f]*\)",\{0,1\}$/\1/p' "$tmp/o" | head -n 1)
+
+# both compiles on the local store: the profile's is the loop's
+expect_rc 0 "$D" --db "$tmp/dse.db" --json compile --signature "$SIG"
+DEF=$(jget compiled_id "$tmp/o"); DEFJOB=$(jget jobHash "$tmp/o")
+expect_rc 0 "$D" --db "$tmp/dse.db" --json compile --signature "$SIG" --profile reference
+REF=$(jget compiled_id "$tmp/o"); REFJOB=$(jget jobHash "$tmp/o")
+[ "$(jget existed "$tmp/o")" = true ] || fail "the loop did not compile with the profile"
+[ "$REF" = "$LOOPID" ] || fail "loop chose '$LOOPID', the profile $REF"
+[ "$DEFJOB" != "$REFJOB" ] || fail "the reference profile has the default job"
+[ "$DEF" != "$REF" ] || fail "both compiles chose $DEF"
+expect_rc 2 "$D" --db "$tmp/dse.db" compile --signature "$SIG" --profile strict
+grep -q 'profile must be "reference"' "$tmp/e" || fail "bad profile: $(cat "$tmp/e")"
+
 # the default job's artifact: refused for promote and canary, nothing written
 expect_rc 1 "$D" --remote "$purl" promote --signature "$SIG" --compiled-id "$DEF" --min-delta -1
 grep -q "incompatible_artifact" "$tmp/e" || fail "promote not refused: $(cat "$tmp/e")"
@@ -82,8 +92,10 @@ grep -q "^  params.fewShot.exampleIds: .*PromptRenderError" "$tmp/e" || fail "no
 grep -q "^    fix: " "$tmp/e" || fail "no fix lines: $(cat "$tmp/e")"
 expect_rc 1 "$D" --remote "$purl" canary start --signature "$SIG" --compiled-id "$DEF" --pct 50 --skip-gate
 grep -q "incompatible_artifact" "$tmp/e" || fail "canary not refused: $(cat "$tmp/e")"
+expect_rc 0 "$D" --remote "$purl" --json canary status --signature "$SIG"
+grep -q '"canary": null' "$tmp/o" || fail "a canary was started: $(cat "$tmp/o")"
 expect_rc 0 "$D" --remote "$purl" --json active --signature "$SIG"
-grep -q '"compiled_id": null' "$tmp/o" || fail "something was written: $(cat "$tmp/o")"
+grep -q "\"compiled_id\": \"$REF\"" "$tmp/o" || fail "the pointer moved: $(cat "$tmp/o")"
 
 # the reference profile's artifact: promoted through the gate
 expect_rc 0 "$D" --remote "$purl" --json promote --signature "$SIG" --compiled-id "$REF" --min-delta -1
