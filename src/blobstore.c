@@ -288,10 +288,13 @@ int blobstore_var_get(struct blobstore *bs, const char *name, cJSON **out, struc
         free(n);
         if (rc < 0)
             return -1;
-        if (cJSON_IsObject(res))
-            *out = res;
+        /* {ok, value: null | {_tag, ...}} */
+        cJSON *v = cJSON_DetachItemFromObjectCaseSensitive(res, "value");
+        cJSON_Delete(res);
+        if (cJSON_IsObject(v))
+            *out = v;
         else
-            cJSON_Delete(res);
+            cJSON_Delete(v);
         return 0;
     }
     struct mem_var *v = mem_find_var(bs, n);
@@ -425,13 +428,10 @@ int blobstore_var_list(struct blobstore *bs, cJSON **out, struct dse_err *err)
         cJSON_Delete(a);
         if (rc < 0)
             return -1;
-        if (!cJSON_IsArray(res)) {
-            /* tolerate a {ok, vars:[...]} wrapper */
-            cJSON *v = cJSON_DetachItemFromObjectCaseSensitive(res, "vars");
-            cJSON_Delete(res);
-            res = cJSON_IsArray(v) ? v : (cJSON_Delete(v), json_arr());
-        }
-        *out = res;
+        /* {ok, vars: [...]} */
+        cJSON *v = cJSON_DetachItemFromObjectCaseSensitive(res, "vars");
+        cJSON_Delete(res);
+        *out = cJSON_IsArray(v) ? v : (cJSON_Delete(v), json_arr());
         return 0;
     }
     struct mem_var **order = xcalloc(bs->nvars + 1, sizeof *order);

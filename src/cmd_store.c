@@ -340,11 +340,12 @@ int cmd_receipt(struct cli_ctx *ctx, int argc, char **argv)
     json_set_str(args, "receiptId", pos[0]);
     int rc = cli_call(ctx, STORE_OP_receipts_get_admin, args, &out);
     if (!rc) {
-        if (!out || cJSON_IsNull(out)) {
+        const cJSON *rec = json_get(out, "receipt"); /* {ok, receipt: null | {...}} */
+        if (!cJSON_IsObject(rec)) {
             fprintf(stderr, "dse: receipt_not_found: no receipt %s\n", cli_cell(pos[0], 0));
             rc = EXIT_REFUSED;
         } else {
-            cli_print_json(out);
+            cli_print_json(rec);
         }
     }
     cJSON_Delete(out);
@@ -372,12 +373,15 @@ int cmd_blob(struct cli_ctx *ctx, int argc, char **argv)
     }
     if (n != 2)
         return cli_usage_error(usage, "expected a receipt id and a blob id");
-    cJSON *args = json_obj(), *rec = NULL;
+    cJSON *args = json_obj(), *got = NULL;
     json_set_str(args, "receiptId", pos[0]);
-    int rc = cli_call(ctx, STORE_OP_receipts_get_admin, args, &rec);
+    int rc = cli_call(ctx, STORE_OP_receipts_get_admin, args, &got);
     if (rc)
         return rc;
-    if (!rec || cJSON_IsNull(rec)) {
+    /* {ok, receipt: null | {threadId, runId, json, createdAtMs}} */
+    cJSON *rec = cJSON_DetachItemFromObjectCaseSensitive(got, "receipt");
+    cJSON_Delete(got);
+    if (!cJSON_IsObject(rec)) {
         cJSON_Delete(rec);
         fprintf(stderr, "dse: receipt_not_found: no receipt %s\n", cli_cell(pos[0], 0));
         return EXIT_REFUSED;

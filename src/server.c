@@ -735,6 +735,9 @@ static enum MHD_Result handle_receipt(struct server *s, struct MHD_Connection *c
     cJSON_Delete(args);
     if (rc < 0)
         return respond_error(s, c, r, 0, &e);
+    cJSON *got = rec; /* {ok, receipt: null | {threadId, runId, json, createdAtMs}} */
+    rec = cJSON_DetachItemFromObjectCaseSensitive(got, "receipt");
+    cJSON_Delete(got);
     if (r->route == ROUTE_RECEIPT) {
         cJSON *doc = json_obj();
         json_set_bool(doc, "ok", true);

@@ -79,9 +79,11 @@ enum store_kind { STORE_QUERY, STORE_MUTATION };
  *                   source?, meta?} -> {ok, existed}  (upsert; absent fields cleared)
  *   examples_get    {signatureId, exampleId} -> {ok, example: null|{signatureId, exampleId,
  *                   inputJson, expectedJson, split, tags, source, meta, createdAtMs,
- *                   updatedAtMs}}
+ *                   updatedAtMs}}.  tags as stored minus empty strings (the
+ *                   reference's asStringArray: no trim, sort or dedupe; [] stays [],
+ *                   absent is null); the same in every example row below.
  *   examples_list   {signatureId, split?, limit?(200/500)} -> {ok, examples:[...]}
- *                   ordered by exampleId in localeCompare order (collate.h)
+ *                   ordered by exampleId in localeCompare order (collate.h: ICU root)
  * compile reports
  *   compile_put     {signatureId, jobHash, datasetId, datasetHash, compiled_id, json}
  *                   -> {ok, existed}
@@ -95,29 +97,29 @@ enum store_kind { STORE_QUERY, STORE_MUTATION };
  *   eval_get        {signatureId, evalHash} -> {ok, report: null|{...all fields, json,
  *                   createdAtMs}}
  *   eval_list       {signatureId, compiled_id?, limit?(50/200)} -> {ok, reports:[{all
- *                   fields but json}]} newest first
+ *                   fields but json}]} newest first; compiled_id "" = no filter
  * receipts
  *   receipts_record {threadId, runId, receipt} -> {ok, existed, counted: "ok"|"error"|null,
  *                   autoStopped}.  receiptId is unique: a repeat is stored and counted
  *                   once (existed:true).  Canary counting and auto-stop run in the same
  *                   transaction as the insert.
- *   receipts_get / receipts_get_admin  {receiptId} -> null | {threadId, runId, json,
- *                   createdAtMs}
- *   receipts_list_admin {signatureId, limit?(50/200)} -> [{receiptId, signatureId,
- *                   compiled_id, threadId, runId, createdAtMs, strategyId, resultTag,
- *                   rlmTraceBlobId, rlmTraceEventCount}]  newest first
+ *   receipts_get / receipts_get_admin  {receiptId} -> {ok, receipt: null | {threadId,
+ *                   runId, json, createdAtMs}}
+ *   receipts_list_admin {signatureId, limit?(50/200)} -> {ok, receipts:[{receiptId,
+ *                   signatureId, compiled_id, threadId, runId, createdAtMs, strategyId,
+ *                   resultTag, rlmTraceBlobId, rlmTraceEventCount}]}  newest first
  * blobs (scoped by the autopilot run's threadId + runId)
  *   blobs_put       {threadId, runId, text, mime?} -> {ok, blob:{id, hash, size, mime?}}
  *   blobs_get / blobs_get_admin  {threadId, runId, blobId} -> {ok, text|null}
  * var space (limits: names 1..128 chars after trim, 200 vars per run, 50,000 chars
  * of canonical JSON per value)
- *   var_get         {threadId, runId, name} -> null | {_tag:"Json", value, approxChars}
- *                   | {_tag:"Blob", blob}
+ *   var_get         {threadId, runId, name} -> {ok, value: null | {_tag:"Json", value,
+ *                   approxChars} | {_tag:"Blob", blob}}
  *   var_put_json    {threadId, runId, name, value} -> {ok}
  *   var_put_blob    {threadId, runId, name, blob} -> {ok}
  *   var_del         {threadId, runId, name} -> {ok, existed}
- *   var_list        {threadId, runId} -> [{name, kind:"json", approxChars} |
- *                   {name, kind:"blob", blob}]  in localeCompare order of name
+ *   var_list        {threadId, runId} -> {ok, vars:[{name, kind:"json", approxChars} |
+ *                   {name, kind:"blob", blob}]}  in localeCompare order of name
  * ops runs
  *   runs_start      {runId, commitSha?, baseUrl?, signatureIds?, notes?, links?}
  *                   -> {ok, existed, runId}

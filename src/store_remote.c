@@ -345,11 +345,34 @@ static int remote_call(struct remote *r, enum store_op op, const cJSON *args, cJ
 
 /* ---- forwarders: one thunk per operation, generated from the table ---- */
 
+/* Receipt gets, the admin receipt list, getVar and the VarSpace list answer
+ * {ok, <key>} as the reference does; a `dse serve` older than that sent the
+ * bare value (null, the row or the array).  Wrap such a reply so callers
+ * see one shape. */
+static void wrap_bare_reply(enum store_op op, cJSON **v)
+{
+    const char *key = op == STORE_OP_receipts_get || op == STORE_OP_receipts_get_admin
+                          ? "receipt"
+                      : op == STORE_OP_receipts_list_admin ? "receipts"
+                      : op == STORE_OP_var_get             ? "value"
+                      : op == STORE_OP_var_list            ? "vars"
+                                                           : NULL;
+    if (!key || !v || (cJSON_IsObject(*v) && json_get(*v, "ok")))
+        return;
+    cJSON *w = json_obj();
+    json_set_bool(w, "ok", true);
+    json_set(w, key, *v ? *v : cJSON_CreateNull());
+    *v = w;
+}
+
 #define REMOTE_X_THUNK(id, path, kind)                                                     \
     static int remote_fn_##id(struct store *st, const cJSON *args, cJSON **out,            \
                               struct dse_err *err)                                         \
     {                                                                                      \
-        return remote_call(st->impl, STORE_OP_##id, args, out, err);                       \
+        int rc_ = remote_call(st->impl, STORE_OP_##id, args, out, err);                    \
+        if (rc_ == 0)                                                                      \
+            wrap_bare_reply(STORE_OP_##id, out);                                           \
+        return rc_;                                                                        \
     }
 STORE_OPS(REMOTE_X_THUNK)
 #undef REMOTE_X_THUNK
@@ -533,13 +556,17 @@ static int fallback_receipts_page(struct store *st, const cJSON *args, cJSON **o
     cJSON *q = json_obj(), *list = NULL;
     json_set_str(q, "signatureId", sig);
     json_set_num(q, "limit", 200);
-    int rc = remote_call(st->impl, STORE_OP_receipts_list_admin, q, &list, err);
+    cJSON *res = NULL;
+    int rc = remote_call(st->impl, STORE_OP_receipts_list_admin, q, &res, err);
     cJSON_Delete(q);
     if (rc < 0)
         return -1;
+    wrap_bare_reply(STORE_OP_receipts_list_admin, &res);
+    list = cJSON_DetachItemFromObjectCaseSensitive(res, "receipts");
+    cJSON_Delete(res);
     if (!cJSON_IsArray(list)) {
         cJSON_Delete(list);
-        return dse_fail(err, "remote_error", "receipt list is not an array");
+        return dse_fail(err, "remote_error", "receipt list {ok, receipts} has no receipts array");
     }
     /* rows arrive newest first; walk them in the requested direction */
     int n = cJSON_GetArraySize(list);
@@ -639,7 +666,13 @@ static int fallback_examples_page(struct store *st, const cJSON *args, cJSON **o
     /* walk forwards for "next", backwards for "prev", strictly past cursor */
     int step = prev ? -1 : 1;
     int i = prev ? n - 1 : 0;
-    if (cursor && cursor[0])
+    int at = -1; /* the cursor's own row: ids ICU ranks equal keep the server's order */
+    for (int j = 0; cursor && cursor[0] && j < n && at < 0; j++)
+        if (!strcmp(json_str(rows[j], "exampleId", ""), cursor))
+            at = j;
+    if (at >= 0)
+        i = at + step;
+    else if (cursor && cursor[0])
         while (i >= 0 && i < n) {
             int c = collate_cmp(json_str(rows[i], "exampleId", ""), cursor);
             if (prev ? c < 0 : c > 0)

@@ -304,7 +304,24 @@ static int has_row(struct ctx *c, sqlite3_stmt *s)
 
 /* ---- rows as JSON objects ---- */
 
-enum field_kind { F_TEXT, F_NUM, F_BOOL, F_JSON };
+/* F_TAGS: a JSON column read as the reference's asStringArray reads an
+ * example's tags: null unless an array, keeping only non-empty strings (no
+ * trimming, sorting or deduplication; [] stays []). */
+enum field_kind { F_TEXT, F_NUM, F_BOOL, F_JSON, F_TAGS };
+
+static cJSON *tags_of(cJSON *v)
+{
+    if (!cJSON_IsArray(v)) {
+        cJSON_Delete(v);
+        return cJSON_CreateNull();
+    }
+    for (cJSON *t = v->child, *next; t; t = next) {
+        next = t->next;
+        if (!cJSON_IsString(t) || !t->valuestring[0])
+            cJSON_Delete(cJSON_DetachItemViaPointer(v, t));
+    }
+    return v;
+}
 
 /* How a result column becomes a field: the i-th entry of a table reads
  * column i, so a table lists its query's columns in order. */
@@ -324,6 +341,7 @@ static cJSON *row_obj(struct ctx *c, sqlite3_stmt *s, const struct field *f, siz
         case F_NUM: v = cj_num(s, col); break;
         case F_BOOL: v = cj_bool(s, col); break;
         case F_JSON: v = cj_json(c, s, col); break;
+        case F_TAGS: v = tags_of(cj_json(c, s, col)); break;
         default: v = cj_text(s, col); break;
         }
         put(o, f[i].name, v);
@@ -1212,7 +1230,7 @@ static const char SQL_EX_GET[] =
 /* EX_COLS without the sort key (a page item's cursor) */
 static const struct field ex_fields[] = {
     {"signatureId", F_TEXT}, {"exampleId", F_TEXT}, {"inputJson", F_JSON}, {"expectedJson", F_JSON},
-    {"split", F_TEXT}, {"tags", F_JSON}, {"source", F_TEXT}, {"meta", F_JSON},
+    {"split", F_TEXT}, {"tags", F_TAGS}, {"source", F_TEXT}, {"meta", F_JSON},
     {"createdAtMs", F_NUM}, {"updatedAtMs", F_NUM}};
 
 static const char SQL_EX_EXISTS[] =
@@ -1708,6 +1726,8 @@ static int do_eval_list(struct ctx *c, cJSON **out)
 {
     const char *sig = arg_req(c, "signatureId");
     const char *cid = arg_opt(c, "compiled_id");
+    if (cid && !cid[0])
+        cid = NULL; /* the reference filters only on a non-empty compiled_id */
     sqlite3_stmt *s = S(c, cid ? SQL_EV_LIST_CID : SQL_EV_LIST);
     bt(c, s, 1, sig);
     bi(c, s, 2, store_arg_limit(c->args, "limit", 50, 200));
@@ -1986,15 +2006,7 @@ static int rc_get(struct ctx *c, cJSON **out)
     const char *id = arg_req(c, "receiptId");
     sqlite3_stmt *s = S(c, SQL_RC_GET);
     bt(c, s, 1, id);
-    int r = row(c, s);
-    if (r < 0)
-        return -1;
-    if (!r) {
-        *out = cJSON_CreateNull();
-        return 0;
-    }
-    *out = row_obj(c, s, rc_get_fields, ARRAY_LEN(rc_get_fields));
-    return 0;
+    return get_row(c, s, "receipt", rc_get_fields, ARRAY_LEN(rc_get_fields), out);
 }
 
 static int do_receipts_get(struct ctx *c, cJSON **out)
@@ -2117,12 +2129,7 @@ static int do_receipts_list_admin(struct ctx *c, cJSON **out)
     bind_named_int(c, s, ":lim", store_arg_limit(c->args, "limit", 50, 200));
     if (c->failed)
         return -1;
-    cJSON *arr = json_arr();
-    int r;
-    while ((r = row(c, s)) == 1)
-        cJSON_AddItemToArray(arr, row_obj(c, s, rc_fields, RC_ADMIN_FIELDS));
-    *out = arr;
-    return r < 0 ? -1 : 0;
+    return list_rows(c, s, rc_fields, RC_ADMIN_FIELDS, "receipts", out);
 }
 
 static int do_x_receipts_page(struct ctx *c, cJSON **out)
@@ -2298,11 +2305,13 @@ static int do_var_get(struct ctx *c, cJSON **out)
     free(name);
     if (r < 0)
         return -1;
+    *out = ok_obj();
     if (!r) {
-        *out = cJSON_CreateNull();
+        json_set_null(*out, "value");
         return 0;
     }
     cJSON *o = json_obj();
+    json_set(*out, "value", o);
     if (strcmp(col_str(s, 0), "json") == 0) {
         json_set_str(o, "_tag", "Json");
         put(o, "value", cj_json(c, s, 1));
@@ -2311,7 +2320,6 @@ static int do_var_get(struct ctx *c, cJSON **out)
         json_set_str(o, "_tag", "Blob");
         put(o, "blob", cj_json(c, s, 3));
     }
-    *out = o;
     return 0;
 }
 
@@ -2443,7 +2451,8 @@ static int do_var_list(struct ctx *c, cJSON **out)
     for (size_t i = 0; i < n; i++)
         cJSON_AddItemToArray(arr, rows[i]);
     free(rows);
-    *out = arr;
+    *out = ok_obj();
+    json_set(*out, "vars", arr);
     return r < 0 ? -1 : 0;
 }
 
@@ -3327,6 +3336,107 @@ static int migrate(struct sq *q, struct dse_err *err)
     return 0;
 }
 
+/* The collation name the stored example sort keys were made with; NULL
+ * (and 0) when none is recorded.  Caller frees. */
+static char *stored_collation(sqlite3 *db)
+{
+    sqlite3_stmt *s = NULL;
+    char *v = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT collation FROM dseMeta WHERE id = 1", -1, &s, NULL) ==
+            SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 0) == SQLITE_TEXT)
+        v = xstrdup((const char *)sqlite3_column_text(s, 0));
+    sqlite3_finalize(s);
+    return v;
+}
+
+/* Rebuild every dseExamples.sortKey when they were made by another collator
+ * than this build's (003_icu_collation.sql): one IMMEDIATE transaction,
+ * walking the rows by id in batches.  Cheap when nothing is to do: one read
+ * without the write lock. */
+static int rekey_examples(struct sq *q, struct dse_err *err)
+{
+    const char *want = collate_version(), *path = q->path;
+    char *have = stored_collation(q->db);
+    bool same = have && strcmp(have, want) == 0;
+    free(have);
+    if (same)
+        return 0;
+    if (exec_sql(q->db, "BEGIN IMMEDIATE", path, "starting the sort key rebuild", err) < 0)
+        return -1;
+    have = stored_collation(q->db); /* someone may have rebuilt meanwhile */
+    same = have && strcmp(have, want) == 0;
+    free(have);
+    sqlite3_stmt *sel = NULL, *upd = NULL, *meta = NULL;
+    int rc = SQLITE_OK;
+    if (!same) {
+        rc = sqlite3_prepare_v2(q->db,
+                                "SELECT id, exampleId FROM dseExamples WHERE id > ?1 "
+                                "ORDER BY id LIMIT 1000",
+                                -1, &sel, NULL);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_prepare_v2(q->db, "UPDATE dseExamples SET sortKey = ?2 WHERE id = ?1",
+                                    -1, &upd, NULL);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_prepare_v2(q->db,
+                                    "UPDATE dseMeta SET collation = ?1, "
+                                    "changeCounter = changeCounter + 1 WHERE id = 1",
+                                    -1, &meta, NULL);
+    }
+    int64_t last = 0;
+    struct sbuf key = {0};
+    for (bool more = !same; rc == SQLITE_OK && more;) {
+        /* read a batch first, then update it: never write under a live scan */
+        int64_t ids[1000];
+        char *names[1000];
+        int n = 0;
+        sqlite3_reset(sel);
+        sqlite3_bind_int64(sel, 1, last);
+        while (n < 1000 && (rc = sqlite3_step(sel)) == SQLITE_ROW) {
+            ids[n] = sqlite3_column_int64(sel, 0);
+            names[n++] = xstrdup((const char *)sqlite3_column_text(sel, 1));
+        }
+        if (rc == SQLITE_DONE || rc == SQLITE_ROW)
+            rc = SQLITE_OK;
+        sqlite3_reset(sel);
+        for (int i = 0; i < n; i++) {
+            if (rc == SQLITE_OK) {
+                sbuf_reset(&key);
+                collate_sort_key(names[i], &key);
+                sqlite3_reset(upd);
+                sqlite3_bind_int64(upd, 1, ids[i]);
+                sqlite3_bind_blob(upd, 2, key.s, (int)key.len, SQLITE_TRANSIENT);
+                rc = sqlite3_step(upd);
+                rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+            }
+            free(names[i]);
+        }
+        more = n == 1000;
+        if (n)
+            last = ids[n - 1];
+    }
+    sbuf_free(&key);
+    if (!same && rc == SQLITE_OK) {
+        sqlite3_bind_text(meta, 1, want, -1, SQLITE_STATIC);
+        rc = sqlite3_step(meta);
+        rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+    }
+    sqlite3_finalize(sel);
+    sqlite3_finalize(upd);
+    sqlite3_finalize(meta);
+    if (rc != SQLITE_OK) {
+        dse_fail(err, "storage_error", "%s: %s while rebuilding the example sort keys", path,
+                 sqlite3_errmsg(q->db));
+        sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    if (exec_sql(q->db, "COMMIT", path, "committing the sort key rebuild", err) < 0) {
+        sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    return 0;
+}
+
 /* Waiting for the write lock.  SQLite's default handler sleeps 1, 2, 5, 10,
  * ... 100 ms between tries, so a writer that commits often wins every race
  * and an operator action behind receipt writers waited seconds (measured p99
@@ -3457,7 +3567,7 @@ struct store *store_open_sqlite(const char *path, unsigned flags, struct dse_err
         /* journal_mode=WAL persists in the file; it is set only after the
          * version check above, so a refused file is never rewritten. */
         if (exec_sql(q->db, "PRAGMA journal_mode=WAL", path, "enabling WAL", err) < 0 ||
-            migrate(q, err) < 0) {
+            migrate(q, err) < 0 || rekey_examples(q, err) < 0) {
             sq_free(q);
             return NULL;
         }

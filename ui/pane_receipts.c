@@ -190,12 +190,15 @@ static cJSON *get_receipt(struct ui *ui, const char *id)
     json_set_str(a, "receiptId", id);
     if (ui_call(ui, STORE_OP_receipts_get_admin, a, &out) < 0)
         return NULL;
-    if (!out || cJSON_IsNull(out)) {
-        cJSON_Delete(out);
+    /* {ok, receipt: null | {threadId, runId, json, createdAtMs}} */
+    cJSON *rec = cJSON_DetachItemFromObjectCaseSensitive(out, "receipt");
+    cJSON_Delete(out);
+    if (!cJSON_IsObject(rec)) {
+        cJSON_Delete(rec);
         ui_msg(ui, ROLE_WARN, "receipt %s is not in the store", id);
         return NULL;
     }
-    return out;
+    return rec;
 }
 
 static cJSON *get_trace(struct ui *ui, const cJSON *row, char **text_out)

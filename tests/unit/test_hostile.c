@@ -512,7 +512,7 @@ static void test_store_labels(void **state)
     a = json_obj();
     json_set_str(a, "receiptId", "r-1");
     cJSON *g = call_ok(st, STORE_OP_receipts_get_admin, a);
-    const cJSON *back = json_get(json_get(g, "json"), "result");
+    const cJSON *back = json_path(g, "receipt.json.result");
     assert_string_equal(json_str(back, "message", "?"), mb);
     assert_string_equal(json_str(back, "errorName", "?"), "Output\x1b[2JError");
     cJSON_Delete(g);

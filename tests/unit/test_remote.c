@@ -27,6 +27,8 @@
 static struct MHD_Daemon *fake;
 static unsigned fake_port;
 static int fake_plain;           /* no dsex/meta:info */
+static int fake_bare;            /* answer as a `dse serve` from before the {ok, ...} shapes */
+static int fake_tied;            /* listExamples: NFC then NFD "é", which ICU ranks equal */
 static int fake_need_token;
 static int fake_not_admin;       /* *Admin functions answer 560 forbidden */
 static int fake_admin_calls;     /* calls of *Admin functions */
@@ -170,11 +172,36 @@ static enum MHD_Result fake_handler(void *cls, struct MHD_Connection *c, const c
         return rc;
     }
     if (!strcmp(p, "dse/receipts:listPredictReceiptsBySignatureIdAdmin")) {
-        char *b = xasprintf("{\"status\":\"success\",\"value\":%s}", receipts_rows);
+        char *b = fake_bare ? xasprintf("{\"status\":\"success\",\"value\":%s}", receipts_rows)
+                            : xasprintf("{\"status\":\"success\",\"value\":{\"ok\":true,"
+                                        "\"receipts\":%s}}",
+                                        receipts_rows);
         enum MHD_Result rc = reply(c, 200, b);
         free(b);
         return rc;
     }
+    if (!strcmp(p, "dse/receipts:getPredictReceiptByReceiptIdAdmin"))
+        return reply(c, 200,
+                     fake_bare ? "{\"status\":\"success\",\"value\":{\"threadId\":\"t\","
+                                 "\"runId\":\"r\",\"json\":{},\"createdAtMs\":1}}"
+                               : "{\"status\":\"success\",\"value\":{\"ok\":true,\"receipt\":{"
+                                 "\"threadId\":\"t\",\"runId\":\"r\",\"json\":{},"
+                                 "\"createdAtMs\":1}}}");
+    if (!strcmp(p, "dse/varSpace:getVar"))
+        return reply(c, 200,
+                     fake_bare ? "{\"status\":\"success\",\"value\":null}"
+                               : "{\"status\":\"success\",\"value\":{\"ok\":true,\"value\":{"
+                                 "\"_tag\":\"Json\",\"value\":1,\"approxChars\":1}}}");
+    if (!strcmp(p, "dse/varSpace:list"))
+        return reply(c, 200,
+                     fake_bare ? "{\"status\":\"success\",\"value\":[{\"name\":\"a\","
+                                 "\"kind\":\"json\",\"approxChars\":1}]}"
+                               : "{\"status\":\"success\",\"value\":{\"ok\":true,\"vars\":[]}}");
+    if (!strcmp(p, "dse/examples:listExamples") && fake_tied)
+        return reply(c, 200,
+                     "{\"status\":\"success\",\"value\":{\"ok\":true,\"examples\":["
+                     "{\"exampleId\":\"a\"},{\"exampleId\":\"\xc3\xa9\"},"
+                     "{\"exampleId\":\"e\xcc\x81\"},{\"exampleId\":\"f\"}]}}");
     if (!strcmp(p, "dse/examples:listExamples"))
         return reply(c, 200,
                      "{\"status\":\"success\",\"value\":{\"ok\":true,\"examples\":["
@@ -228,6 +255,8 @@ static struct store *open_fake(const char *userinfo, const char *token, struct d
 static void reset(void)
 {
     fake_plain = 0;
+    fake_bare = 0;
+    fake_tied = 0;
     fake_need_token = 0;
     fake_not_admin = 0;
     fake_admin_calls = 0;
@@ -294,7 +323,7 @@ static void test_error_mapping(void **state)
     assert_string_equal(err.msg, "no such artifact");
     assert_int_equal(store_call(st, STORE_OP_runs_get, args, NULL, &err), -1);
     assert_string_equal(err.code, "remote_error");
-    assert_int_equal(store_call(st, STORE_OP_var_list, args, NULL, &err), -1);
+    assert_int_equal(store_call(st, STORE_OP_blobs_get, args, NULL, &err), -1);
     assert_string_equal(err.code, "unknown_function");
     cJSON_Delete(args);
     store_close(st);
@@ -469,6 +498,47 @@ static void test_receipts_page_fallback(void **state)
     ids_of(p, "receiptId", ids, sizeof ids);
     assert_string_equal(ids, "r1,r3,r5");
     cJSON_Delete(p);
+    /* an older dse serve answers the list with the bare array: still paged */
+    fake_bare = 1;
+    p = page(st, STORE_OP_x_receipts_page, "{\"signatureId\":\"S\",\"limit\":2}");
+    ids_of(p, "receiptId", ids, sizeof ids);
+    assert_string_equal(ids, "r5,r4");
+    cJSON_Delete(p);
+    store_close(st);
+}
+
+/* The reference's {ok, <key>} replies pass through unchanged; the bare
+ * replies of an older dse serve are wrapped into the same shape. */
+static void test_reply_shapes(void **state)
+{
+    (void)state;
+    reset();
+    fake_plain = 1;
+    struct dse_err err = {0};
+    struct store *st = open_fake("", NULL, &err);
+    assert_non_null(st);
+    static const struct {
+        enum store_op op;
+        const char *key;
+    } ops[] = {{STORE_OP_receipts_get_admin, "receipt"},
+               {STORE_OP_receipts_list_admin, "receipts"},
+               {STORE_OP_var_get, "value"},
+               {STORE_OP_var_list, "vars"}};
+    for (int bare = 0; bare <= 1; bare++) {
+        fake_bare = bare;
+        for (size_t i = 0; i < ARRAY_LEN(ops); i++) {
+            cJSON *out = NULL;
+            cJSON *a = json_obj();
+            json_set_str(a, "signatureId", "S");
+            assert_int_equal(store_call(st, ops[i].op, a, &out, &err), 0);
+            cJSON_Delete(a);
+            if (!cJSON_IsTrue(json_get(out, "ok")))
+                fail_msg("%d %zu: %s", bare, i, cJSON_PrintUnformatted(out));
+            assert_non_null(json_get(out, ops[i].key));
+            assert_int_equal(cJSON_GetArraySize(out), 2);
+            cJSON_Delete(out);
+        }
+    }
     store_close(st);
 }
 
@@ -495,6 +565,19 @@ static void test_examples_page_fallback(void **state)
              "{\"signatureId\":\"S\",\"cursor\":\"c\",\"dir\":\"prev\"}");
     ids_of(p, "exampleId", ids, sizeof ids);
     assert_string_equal(ids, "b,a");
+    cJSON_Delete(p);
+    /* ids ICU ranks equal stay in the server's order: the page after the
+     * NFC "é" starts at the row after it, not past every equal one */
+    fake_tied = 1;
+    p = page(st, STORE_OP_x_examples_page,
+             "{\"signatureId\":\"S\",\"limit\":2,\"cursor\":\"\xc3\xa9\"}");
+    ids_of(p, "exampleId", ids, sizeof ids);
+    assert_string_equal(ids, "e\xcc\x81,f");
+    cJSON_Delete(p);
+    p = page(st, STORE_OP_x_examples_page,
+             "{\"signatureId\":\"S\",\"cursor\":\"e\xcc\x81\",\"dir\":\"prev\"}");
+    ids_of(p, "exampleId", ids, sizeof ids);
+    assert_string_equal(ids, "\xc3\xa9,a");
     cJSON_Delete(p);
     store_close(st);
 }
@@ -737,7 +820,7 @@ int main(void)
         cmocka_unit_test(test_convex_function_errors),
         cmocka_unit_test(test_interactive_hang),
         cmocka_unit_test(test_reply_cap),           cmocka_unit_test(test_batch_split),
-        cmocka_unit_test(test_receipts_page_fallback),
+        cmocka_unit_test(test_receipts_page_fallback), cmocka_unit_test(test_reply_shapes),
         cmocka_unit_test(test_examples_page_fallback), cmocka_unit_test(test_auth),
         cmocka_unit_test(test_unreachable),         cmocka_unit_test(test_read_only),
     };

@@ -797,6 +797,7 @@ static void test_live_store_scope(void **state)
     json_set_str(a, "threadId", "th");
     json_set_str(a, "runId", "rn");
     assert_int_equal(store_call(st, STORE_OP_var_list, a, &out, &err), 0);
+    assert_true(cJSON_IsArray(json_get(out, "vars"))); /* {ok, vars} */
     char *vl = json_canonical(out);
     assert_non_null(strstr(vl, "\"name\":\"chunks_"));
     assert_non_null(strstr(vl, "\"name\":\"lines_"));

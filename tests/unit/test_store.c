@@ -863,7 +863,7 @@ static void test_duplicate_receipt_counted_once(void **state)
     assert_int_equal((int)num_at(c, "okCount"), 1);
     cJSON_Delete(c);
     r = call_ok(STORE_OP_receipts_list_admin, "{\"signatureId\":\"%s\"}", f.sig);
-    assert_int_equal(cJSON_GetArraySize(r), 1);
+    assert_int_equal(cJSON_GetArraySize(json_get(r, "receipts")), 1);
     cJSON_Delete(r);
     free(rid);
     canary_fixture_free(&f);
@@ -883,18 +883,29 @@ static void test_receipt_get_and_projection(void **state)
         thread, rid, sig);
     assert_null(json_get(r, "nope"));
     cJSON_Delete(r);
-    r = call_ok(STORE_OP_receipts_get, "{\"receiptId\":\"%s\"}", rid);
-    assert_string_equal(str_at(r, "threadId"), thread);
-    assert_string_equal(str_at(r, "runId"), "arun");
-    assert_string_equal(str_at(r, "json.receiptId"), rid);
-    assert_true(cJSON_IsNumber(json_get(r, "createdAtMs")));
-    cJSON_Delete(r);
-    r = call_ok(STORE_OP_receipts_get_admin, "{\"receiptId\":\"nope-%s\"}", rid);
-    assert_true(cJSON_IsNull(r));
-    cJSON_Delete(r);
+    /* reference shapes: {ok, receipt: null | {threadId, runId, json, createdAtMs}} */
+    for (int admin = 0; admin <= 1; admin++) {
+        r = call_ok(admin ? STORE_OP_receipts_get_admin : STORE_OP_receipts_get,
+                    "{\"receiptId\":\"%s\"}", rid);
+        assert_true(bool_at(r, "ok"));
+        assert_int_equal(cJSON_GetArraySize(r), 2);
+        assert_int_equal(cJSON_GetArraySize(json_get(r, "receipt")), 4);
+        assert_string_equal(str_at(r, "receipt.threadId"), thread);
+        assert_string_equal(str_at(r, "receipt.runId"), "arun");
+        assert_string_equal(str_at(r, "receipt.json.receiptId"), rid);
+        assert_true(cJSON_IsNumber(json_path(r, "receipt.createdAtMs")));
+        cJSON_Delete(r);
+        r = call_ok(admin ? STORE_OP_receipts_get_admin : STORE_OP_receipts_get,
+                    "{\"receiptId\":\"nope-%s\"}", rid);
+        assert_true(bool_at(r, "ok"));
+        assert_true(null_at(r, "receipt"));
+        cJSON_Delete(r);
+    }
+    /* {ok, receipts: [...]} */
     r = call_ok(STORE_OP_receipts_list_admin, "{\"signatureId\":\"%s\"}", sig);
-    assert_int_equal(cJSON_GetArraySize(r), 1);
-    const cJSON *row = cJSON_GetArrayItem(r, 0);
+    assert_true(bool_at(r, "ok"));
+    assert_int_equal(cJSON_GetArraySize(json_get(r, "receipts")), 1);
+    const cJSON *row = cJSON_GetArrayItem(json_get(r, "receipts"), 0);
     assert_string_equal(str_at(row, "receiptId"), rid);
     assert_string_equal(str_at(row, "compiled_id"), "cX");
     assert_string_equal(str_at(row, "strategyId"), "rlm_lite.v1");
@@ -1119,7 +1130,7 @@ static void test_receipts_batch_rules(void **state)
     assert_string_equal(err.code, "invalid_input");
     cJSON_Delete(a);
     cJSON *l = call_ok(STORE_OP_receipts_list_admin, "{\"signatureId\":\"%s\"}", sig2);
-    assert_int_equal(cJSON_GetArraySize(l), 0);
+    assert_int_equal(cJSON_GetArraySize(json_get(l, "receipts")), 0);
     cJSON_Delete(l);
 
     /* at most 10,000 items */
@@ -1196,6 +1207,39 @@ static void test_examples_upsert_and_order(void **state)
     r = call_ok(STORE_OP_examples_get, "{\"signatureId\":\"%s\",\"exampleId\":\"zz\"}", sig);
     assert_true(null_at(r, "example"));
     cJSON_Delete(r);
+
+    /* tags read back as the reference's asStringArray: empty strings
+     * dropped, nothing trimmed, sorted or deduplicated; [] stays [] */
+    DO(STORE_OP_examples_put,
+       "{\"signatureId\":\"%s\",\"exampleId\":\"tagged\",\"inputJson\":1,\"expectedJson\":1,"
+       "\"tags\":[\" b \",\"\",\"a\",\"a\",\"\xc3\xb6\"]}",
+       sig);
+    DO(STORE_OP_examples_put,
+       "{\"signatureId\":\"%s\",\"exampleId\":\"untagged\",\"inputJson\":1,\"expectedJson\":1,"
+       "\"tags\":[]}",
+       sig);
+    r = call_ok(STORE_OP_examples_get, "{\"signatureId\":\"%s\",\"exampleId\":\"tagged\"}", sig);
+    char *tj = json_canonical(json_path(r, "example.tags"));
+    assert_string_equal(tj, "[\" b \",\"a\",\"a\",\"\xc3\xb6\"]");
+    free(tj);
+    cJSON_Delete(r);
+    r = call_ok(STORE_OP_examples_get, "{\"signatureId\":\"%s\",\"exampleId\":\"untagged\"}",
+                sig);
+    assert_true(cJSON_IsArray(json_path(r, "example.tags")));
+    assert_int_equal(cJSON_GetArraySize(json_path(r, "example.tags")), 0);
+    cJSON_Delete(r);
+    r = call_ok(STORE_OP_examples_list, "{\"signatureId\":\"%s\"}", sig);
+    for (const cJSON *x = json_get(r, "examples")->child; x; x = x->next)
+        if (!strcmp(str_at(x, "exampleId"), "tagged"))
+            assert_int_equal(cJSON_GetArraySize(json_get(x, "tags")), 4);
+    cJSON_Delete(r);
+    if (store_has_op(st, STORE_OP_x_examples_page)) {
+        r = call_ok(STORE_OP_x_examples_page, "{\"signatureId\":\"%s\",\"limit\":500}", sig);
+        for (const cJSON *x = json_get(r, "items")->child; x; x = x->next)
+            if (!strcmp(str_at(x, "exampleId"), "tagged"))
+                assert_int_equal(cJSON_GetArraySize(json_get(x, "tags")), 4);
+        cJSON_Delete(r);
+    }
 
     /* split filter (exact string) and limits */
     r = call_ok(STORE_OP_examples_list, "{\"signatureId\":\"%s\",\"split\":\"train\"}", sig);
@@ -1437,6 +1481,10 @@ static void test_reports(void **state)
     r = call_ok(STORE_OP_eval_list, "{\"signatureId\":\"%s\"}", sig);
     assert_int_equal(cJSON_GetArraySize(json_get(r, "reports")), 3);
     cJSON_Delete(r);
+    /* an empty compiled_id is no filter (the reference tests its length) */
+    r = call_ok(STORE_OP_eval_list, "{\"signatureId\":\"%s\",\"compiled_id\":\"\"}", sig);
+    assert_int_equal(cJSON_GetArraySize(json_get(r, "reports")), 3);
+    cJSON_Delete(r);
     call_fail(STORE_OP_eval_put, "invalid_input",
               "{\"signatureId\":\"%s\",\"evalHash\":\"e4\",\"compiled_id\":\"c1\"}", sig);
 #undef ev
@@ -1480,10 +1528,13 @@ static void test_var_space(void **state)
     char *thread = uniq("thread");
 #define base "{\"threadId\":\"%s\",\"runId\":\"r\",\"name\":\"%s\"%s}"
     DO(STORE_OP_var_put_json, base, thread, "  zeta ", ",\"value\":{\"b\":1,\"a\":[1,2]}");
+    /* {ok, value: null | {_tag:"Json", value, approxChars} | {_tag:"Blob", blob}} */
     cJSON *r = call_ok(STORE_OP_var_get, base, thread, "zeta", "");
-    assert_string_equal(str_at(r, "_tag"), "Json");
-    assert_int_equal((int)num_at(r, "approxChars"), 17); /* {"a":[1,2],"b":1} */
-    assert_int_equal((int)num_at(r, "value.b"), 1);
+    assert_true(bool_at(r, "ok"));
+    assert_int_equal(cJSON_GetArraySize(r), 2);
+    assert_string_equal(str_at(r, "value._tag"), "Json");
+    assert_int_equal((int)num_at(r, "value.approxChars"), 17); /* {"a":[1,2],"b":1} */
+    assert_int_equal((int)num_at(r, "value.value.b"), 1);
     cJSON_Delete(r);
     call_fail(STORE_OP_var_put_json, "invalid_input", base, thread, "   ", ",\"value\":1");
     char name[200];
@@ -1506,29 +1557,34 @@ static void test_var_space(void **state)
     free(val);
     free(big);
     r = call_ok(STORE_OP_var_get, base, thread, "big", "");
-    assert_int_equal((int)num_at(r, "approxChars"), 50000);
+    assert_int_equal((int)num_at(r, "value.approxChars"), 50000);
     cJSON_Delete(r);
     /* switch kinds */
     DO(STORE_OP_var_put_blob, base, thread, "zeta",
        ",\"blob\":{\"id\":\"sha256:1\",\"hash\":\"sha256:1\",\"size\":4}");
     r = call_ok(STORE_OP_var_get, base, thread, "zeta", "");
-    assert_string_equal(str_at(r, "_tag"), "Blob");
-    assert_string_equal(str_at(r, "blob.id"), "sha256:1");
-    assert_null(json_get(r, "value"));
+    assert_string_equal(str_at(r, "value._tag"), "Blob");
+    assert_string_equal(str_at(r, "value.blob.id"), "sha256:1");
+    assert_null(json_path(r, "value.value"));
     cJSON_Delete(r);
     DO(STORE_OP_var_put_json, base, thread, "a_b", ",\"value\":1");
     DO(STORE_OP_var_put_json, base, thread, "a.b", ",\"value\":1");
     DO(STORE_OP_var_put_json, base, thread, "a-b", ",\"value\":1");
+    DO(STORE_OP_var_put_json, base, thread, "\xc3\xa9t\xc3\xa9", ",\"value\":1"); /* été */
+    DO(STORE_OP_var_put_json, base, thread, "f", ",\"value\":1");
+    /* {ok, vars: [...]} in localeCompare order of name */
     r = call_ok(STORE_OP_var_list, "{\"threadId\":\"%s\",\"runId\":\"r\"}", thread);
-    assert_int_equal(cJSON_GetArraySize(r), 6);
-    static const char *const want[] = {"a_b", "a-b", "a.b", "big"};
-    for (int i = 0; i < 4; i++)
-        assert_string_equal(str_at(cJSON_GetArrayItem(r, i), "name"), want[i]);
-    const cJSON *z = cJSON_GetArrayItem(r, 5);
+    assert_true(bool_at(r, "ok"));
+    const cJSON *vars = json_get(r, "vars");
+    assert_int_equal(cJSON_GetArraySize(vars), 8);
+    static const char *const want[] = {"a_b", "a-b", "a.b", "big", "\xc3\xa9t\xc3\xa9", "f"};
+    for (int i = 0; i < 6; i++)
+        assert_string_equal(str_at(cJSON_GetArrayItem(vars, i), "name"), want[i]);
+    const cJSON *z = cJSON_GetArrayItem(vars, 7);
     assert_string_equal(str_at(z, "name"), "zeta");
     assert_string_equal(str_at(z, "kind"), "blob");
-    assert_string_equal(str_at(cJSON_GetArrayItem(r, 0), "kind"), "json");
-    assert_int_equal((int)num_at(cJSON_GetArrayItem(r, 0), "approxChars"), 1);
+    assert_string_equal(str_at(cJSON_GetArrayItem(vars, 0), "kind"), "json");
+    assert_int_equal((int)num_at(cJSON_GetArrayItem(vars, 0), "approxChars"), 1);
     cJSON_Delete(r);
     r = call_ok(STORE_OP_var_del, base, thread, "a.b", "");
     assert_true(bool_at(r, "existed"));
@@ -1537,7 +1593,8 @@ static void test_var_space(void **state)
     assert_false(bool_at(r, "existed"));
     cJSON_Delete(r);
     r = call_ok(STORE_OP_var_get, base, thread, "a.b", "");
-    assert_true(cJSON_IsNull(r));
+    assert_true(bool_at(r, "ok"));
+    assert_true(null_at(r, "value"));
     cJSON_Delete(r);
     /* 200 variables per run; overwriting an existing one is still fine */
     char *t2 = uniq("thread");

@@ -1,0 +1,14 @@
+-- dse store schema, version 3: example sort keys from ICU.
+--
+-- dseExamples.sortKey is now collate_sort_key(exampleId) from ICU's root
+-- collation (the order of JavaScript's localeCompare, collate.h): the ICU
+-- sort key, its 0x00 terminator, then the exampleId's UTF-8 bytes.  Versions
+-- 1-2 used a hand-made table that was right for ASCII only.
+--
+-- collation names the collator the stored sortKeys were made with
+-- (collate_version(); NULL = the old table).  When a store is opened for
+-- writing and the name differs from this build's (this migration, or a new
+-- ICU), store_sqlite.c rebuilds every sortKey in one transaction and stores
+-- the new name.  The sqlite3 shell can still read and check the file: the
+-- keys are plain BLOBs.
+ALTER TABLE dseMeta ADD COLUMN collation TEXT;
