@@ -43,6 +43,7 @@ struct canary {
     char salt_canary[HASH_ID_LEN + 1];
     double ctl_rate;  /* the control's error share since the canary started */
     long ctl_n;       /* its receipts counted (0 = not measured) */
+    bool known;       /* the store answered for this signature's canary */
     struct stale stale;
 };
 
@@ -208,12 +209,14 @@ static int on_data(struct pane *p)
         cJSON_Delete(c->row);
         c->row = NULL;
         c->ctl_n = 0;
+        c->known = false;
         c->stale = (struct stale){0};
     }
     bool ok = true;
     cJSON *out = NULL;
     if (ui_call(ui, STORE_OP_canary_get, ui_sig_args(ui), &out) == 0) {
         const cJSON *r = json_get(out, "canary");
+        c->known = true;
         cJSON *old = c->row;
         c->row = cJSON_IsObject(r) ? json_dup(r) : NULL;
         /* The canary we showed is gone (or replaced): say if it auto-stopped. */
@@ -289,8 +292,15 @@ static void draw(struct pane *p)
                 : judged == FMT_CANARY_HEALTHY     ? ROLE_VERDICT_HEALTHY
                 : judged == FMT_CANARY_COLLECTING  ? ROLE_VERDICT_COLLECTING
                                                    : ROLE_DIM;
-    y = draw_kv(ui, p->win, y, 2, w, lw, "verdict", vrole, vtext);
-    if (c->row) {
+    bool unknown = !c->known && c->stale.since_ms;
+    if (unknown)
+        y = draw_kv(ui, p->win, y, 2, w, lw, "verdict", ROLE_DIM,
+                    "(unavailable: the store did not answer)");
+    else
+        y = draw_kv(ui, p->win, y, 2, w, lw, "verdict", vrole, vtext);
+    if (unknown) {
+        /* nothing read yet: no claim either way */
+    } else if (c->row) {
         const cJSON *r = c->row;
         /* Most telling first: a short pane keeps the bars. */
         /* error rate bar: the scale is twice the threshold so both show */

@@ -1,9 +1,9 @@
 #!/bin/sh
-# A remote store that goes offline (dse serve killed): every pane keeps the
-# last data it read and marks it "STALE since HH:MM:SS", never showing
-# "(none)", "no active canary" or "-" as if the store had said so; a pane
-# never loaded before says "unavailable".  When the server is back on the
-# same port the marks go away by themselves.
+# A remote store that goes offline (dse serve killed, later hung with
+# SIGSTOP): every pane keeps the last data it read and marks it "STALE
+# since HH:MM:SS", never showing "(none)", "no active canary" or "-" as if
+# the store had said so; a pane never loaded before says "unavailable".
+# When the server answers again the marks go away by themselves.
 . "$(dirname "$0")/lib.sh"
 prepare_demo
 j() { dse "$@" --json | tr -d ' \n'; }
@@ -70,6 +70,18 @@ wait_for "active   (unavailable: the store did not answer)"
 serve
 wait_gone "STALE since" 15
 wait_for "active   sha256:"
+
+# a hung server (SIGSTOP): the same, once the interactive calls give up
+pane overview
+wait_for "pointer     sha256:$A0"
+kill -STOP "$srv"
+wait_for "Overview · SelectTool.v1 · STALE since" 20
+capture
+grep -q "pointer     sha256:$A0" "$T/screen.txt" || fail "the overview dropped the pointer (hung server)"
+grep -q "(none: signature defaults)\|no active canary" "$T/screen.txt" &&
+  fail "the overview shows missing data as real (hung server)"
+kill -CONT "$srv"
+wait_gone "STALE since" 20
 quit_console
 [ "$(cat "$T/exit.txt")" = 0 ] || fail "console exit $(cat "$T/exit.txt")"
 echo "ok: an offline remote store leaves the last data on screen, marked stale; a never-loaded pane says unavailable"
