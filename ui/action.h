@@ -45,6 +45,7 @@
     X(SLOWER, "refresh-slower", "refresh less often (double the interval)")            \
     X(ARM, "arm", "arm writes for this session (read-only mode)")                      \
     X(LOG, "command-log", "show the command log (equivalent dse commands)")            \
+    X(MESSAGES, "messages", "message history, time-stamped, with the commands run")    \
     X(ROLLBACK, "rollback", "roll the active pointer back (confirm shows from -> to)") \
     X(PROMOTE, "promote", "promote the latest compile through the holdout gate")       \
     X(COMPILE, "compile", "compile the signature in the background")                   \

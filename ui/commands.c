@@ -4,8 +4,10 @@
 #include <string.h>
 
 #include "catalog.h"
+#include "fmt.h"
 #include "json.h"
 #include "panes.h"
+#include "sanitize.h"
 #include "term.h"
 #include "util.h"
 #include "viewer.h"
@@ -39,6 +41,12 @@ void commands_arm(struct ui *ui)
     }
     if (ui->armed) {
         ui_msg(ui, ROLE_MESSAGE, "already armed");
+        return;
+    }
+    if (ui->ro_locked) {
+        /* --read-only is a promise to whoever started the console. */
+        ui_msg(ui, ROLE_ERROR, "cannot arm: this console was started with --read-only, so writes "
+                               "stay off (restart it without --read-only to make changes)");
         return;
     }
     if (!ui->remote && ui->ctx->read_only) {
@@ -75,6 +83,43 @@ void commands_log(struct ui *ui)
         sbuf_addc(&b, '\n');
     }
     ui_view_text(ui, sbuf_take(&b), "command log");
+    ui->all_dirty = true;
+}
+
+static const char *level_of(int role)
+{
+    switch (role) {
+    case -1: return "cmd";
+    case ROLE_ERROR: return "error";
+    case ROLE_WARN: return "warn";
+    case ROLE_OK: return "ok";
+    default: return "info";
+    }
+}
+
+void commands_messages(struct ui *ui)
+{
+    struct sbuf b = {0};
+    sbuf_add(&b, "", 0);
+    sbuf_adds(&b, "Messages shown on the message line and commands run, newest first\n"
+                  "(a message stays until the next key; q or Esc closes this).\n\n");
+    if (!ui->nmsglog)
+        sbuf_adds(&b, "(nothing yet)\n");
+    for (int i = ui->nmsglog - 1; i >= 0; i--) {
+        const struct ui_msglog *m = &ui->msglog[i];
+        char day[32], clock[16];
+        fmt_time(m->ms, day, sizeof day);
+        fmt_clock(m->ms, clock, sizeof clock);
+        /* The text came from the store, the LM or the user: one line,
+         * sanitised (a newline in it must not fake another entry). */
+        char *clean = sanitize_str(m->text, 0);
+        sbuf_printf(&b, "%.10s %s  %-5s  %s", day, clock, level_of(m->role), clean);
+        if (m->repeat)
+            sbuf_printf(&b, "  (x%d)", m->repeat + 1);
+        sbuf_addc(&b, '\n');
+        free(clean);
+    }
+    ui_view_text(ui, sbuf_take(&b), "messages & command log");
     ui->all_dirty = true;
 }
 
@@ -173,6 +218,9 @@ int commands_run(struct ui *ui, const char *line)
         commands_arm(ui);
     } else if (!strcmp(cmd, "log")) {
         commands_log(ui);
+        ui_layout(ui);
+    } else if (!strcmp(cmd, "messages") || !strcmp(cmd, "msgs")) {
+        commands_messages(ui);
         ui_layout(ui);
     } else if (!strcmp(cmd, "save-screen")) {
         if (argc < 2) {

@@ -9,8 +9,10 @@
  *   :refresh MS          live refresh interval
  *   :filter TEXT         filter the current list (empty clears)
  *   :search TEXT         search in the viewer
- *   :arm                 enable writes for this session (read-only mode)
+ *   :arm                 enable writes for this session (read-only mode;
+ *                        refused when started with --read-only)
  *   :log                 the command log (equivalent dse commands)
+ *   :messages            the message history (also L)
  *   :save-screen PATH    write the screen as text
  *   :help                keys of the current pane
  *   :q / :quit           leave */
@@ -25,5 +27,7 @@ int commands_run(struct ui *ui, const char *line);
 void commands_set_refresh(struct ui *ui, int ms);
 void commands_arm(struct ui *ui);
 void commands_log(struct ui *ui);
+/* The message history (newest first) with the commands run: a viewer. */
+void commands_messages(struct ui *ui);
 
 #endif

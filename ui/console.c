@@ -142,6 +142,24 @@ void ui_select_signature(struct ui *ui, const char *id)
     ui->chrome_dirty = true;
 }
 
+/* Append to the message history (text copied), dropping the oldest. */
+static void msglog_add(struct ui *ui, int role, const char *text)
+{
+    int64_t now = util_now_ms();
+    struct ui_msglog *last = ui->nmsglog ? &ui->msglog[ui->nmsglog - 1] : NULL;
+    if (last && last->role == role && !strcmp(last->text, text)) {
+        last->repeat++;
+        last->ms = now;
+        return;
+    }
+    if (ui->nmsglog == UI_MSGLOG_MAX) {
+        free(ui->msglog[0].text);
+        memmove(ui->msglog, ui->msglog + 1, (UI_MSGLOG_MAX - 1) * sizeof *ui->msglog);
+        ui->nmsglog--;
+    }
+    ui->msglog[ui->nmsglog++] = (struct ui_msglog){now, role, 0, xstrdup(text)};
+}
+
 void ui_msg(struct ui *ui, int role, const char *fmt, ...)
 {
     va_list ap;
@@ -149,7 +167,10 @@ void ui_msg(struct ui *ui, int role, const char *fmt, ...)
     vsnprintf(ui->msg, sizeof ui->msg, fmt, ap);
     va_end(ap);
     ui->msg_role = role;
+    ui->msg_drawn = false;
     ui->chrome_dirty = true;
+    if (ui->msg[0])
+        msglog_add(ui, role, ui->msg);
 }
 
 void ui_err(struct ui *ui, const struct dse_err *err)
@@ -216,6 +237,9 @@ const char *ui_echo(struct ui *ui, const char *fmt, ...)
     char when[32];
     util_short_time(util_now_ms(), when);
     ui->cmdlog[ui->ncmdlog++] = xasprintf("%s  $ %s", when, line);
+    char *cmd = xasprintf("$ %s", line);
+    msglog_add(ui, -1, cmd);
+    free(cmd);
     /* The message line shows it without the --db/--remote prefix (the log
      * keeps the full, copyable command). */
     snprintf(shown, sizeof shown, "$ dse %s", tail);
@@ -239,6 +263,11 @@ bool ui_can_write(struct ui *ui, const char *what)
 {
     if (!ui->read_only || ui->armed)
         return true;
+    if (ui->ro_locked) {
+        ui_msg(ui, ROLE_WARN, "read-only: %s refused (the console was started with --read-only)",
+               what);
+        return false;
+    }
     char key[32];
     keymap_key_for(ui->km, SCOPE_GLOBAL, ACT_ARM, key, sizeof key);
     ui_msg(ui, ROLE_WARN, "read-only: %s refused (press %s to arm writes for this session)", what,
@@ -595,18 +624,37 @@ static void draw_status(struct ui *ui)
             if (pass == 0 && ui->viewer && list[i] != ACT_HELP)
                 continue;
             char key[32];
+            if (list[i] == ACT_LABEL_1) {
+                /* the nine value keys as one hint: "!@#$%^&*( label-1..9" */
+                struct sbuf k = {0};
+                sbuf_add(&k, "", 0);
+                for (int a = ACT_LABEL_1; a <= ACT_LABEL_9; a++) {
+                    keymap_key_for(ui->km, scope, a, key, sizeof key);
+                    sbuf_adds(&k, key);
+                }
+                if (k.len)
+                    sbuf_printf(&b, "%s label-1..9  ", k.s);
+                sbuf_free(&k);
+                continue;
+            }
             keymap_key_for(ui->km, scope, list[i], key, sizeof key);
             if (!key[0])
                 continue;
             sbuf_printf(&b, "%s %s  ", key, action_name(list[i]));
         }
     }
-    if (ui->read_only && !ui->armed) {
+    if (ui->read_only && !ui->armed && !ui->ro_locked) {
         char key[32];
         keymap_key_for(ui->km, SCOPE_GLOBAL, ACT_ARM, key, sizeof key);
         sbuf_printf(&b, "%s arm  ", key);
     }
-    sbuf_adds(&b, ui->viewer ? "" : "q quit");
+    if (!ui->viewer) {
+        char key[32];
+        keymap_key_for(ui->km, scope, ACT_BACK, key, sizeof key);
+        /* q quits only at the top (the signature list); elsewhere it goes back */
+        if (key[0])
+            sbuf_printf(&b, "%s %s", key, ui->focus_left ? "quit" : "back");
+    }
     draw_clean(ui, w, 0, 0, wd, ROLE_STATUS, b.s, TEXT_LEFT);
     sbuf_free(&b);
 }
@@ -673,6 +721,7 @@ void ui_render(struct ui *ui)
         if (ui->w_msg) {
             draw_text(ui, ui->w_msg, 0, 0, ui->lay.message.w, ui->msg_role, ui->msg, TEXT_LEFT);
             wnoutrefresh(ui->w_msg);
+            ui->msg_drawn = ui->msg[0] != 0;
         }
     }
     for (int i = 0; i < PANE__COUNT; i++) {
@@ -780,7 +829,7 @@ static void show_help(struct ui *ui, int scope)
                            "%s\n"
                            "Commands (:): signature ID, pane NAME, receipts [error|ok|all] "
                            "[strategy=S] [compiled=ID] [thread=T],\n"
-                           "  theme NAME, refresh MS, filter TEXT, arm, log, save-screen PATH, "
+                           "  theme NAME, refresh MS, filter TEXT, arm, log, messages, save-screen PATH, "
                            "help, q\n",
                            scope_name(scope), keys);
     free(keys);
@@ -819,7 +868,10 @@ static int global_action(struct ui *ui, int action, int key)
         ui_prompt(ui, "filter: ", "", on_filter, p, NULL);
         return UI_HANDLED;
     case ACT_BACK:
-        /* First Esc/q clears a filter; filter(NULL) passes when there was none. */
+        /* q/Esc go back one level: the viewer, a prompt and a pane's own
+         * sub-focus (an opened run, receipt filters) were handled before we
+         * get here; then the list filter; then a pane on the right goes back
+         * to the signature list.  Only q there, at the top, quits. */
         if (p->ops->filter) {
             int fr = p->ops->filter(p, NULL);
             if (fr != UI_PASS) {
@@ -827,6 +879,11 @@ static int global_action(struct ui *ui, int action, int key)
                 ui_msg(ui, ROLE_MESSAGE, "filter cleared");
                 return UI_HANDLED;
             }
+        }
+        if (!ui->focus_left) {
+            focus(ui, true, -1);
+            ui_msg(ui, ROLE_MESSAGE, "back to the signature list (q there quits)");
+            return UI_HANDLED;
         }
         if (key == UI_KEY_ESC) {
             ui_msg(ui, ROLE_MESSAGE, "press q to quit");
@@ -876,6 +933,7 @@ static int global_action(struct ui *ui, int action, int key)
     }
     case ACT_ARM: commands_arm(ui); return UI_HANDLED;
     case ACT_LOG: commands_log(ui); return UI_HANDLED;
+    case ACT_MESSAGES: commands_messages(ui); return UI_HANDLED;
     default:
         if (action >= ACT_PANE_SIGNATURES && action <= ACT_PANE_RUNS) {
             int pane = action - ACT_PANE_SIGNATURES;
@@ -888,8 +946,19 @@ static int global_action(struct ui *ui, int action, int key)
 
 static void ui_dispatch(struct ui *ui, int key)
 {
-    if (ui->lay.too_small && key != 'q' && key != 'Q')
+    if (ui->lay.too_small) {
+        /* Nothing to see, so nothing to go back to: q leaves. */
+        if (key == 'q' || key == 'Q')
+            ui->quit = true;
         return;
+    }
+    /* A message that has been on screen goes with the next key (the
+     * history keeps it: L). */
+    if (ui->msg[0] && ui->msg_drawn) {
+        ui->msg[0] = 0;
+        ui->msg_drawn = false;
+        ui->chrome_dirty = true;
+    }
     if (ui->input) {
         input_key(ui, key);
         ui->chrome_dirty = true;
@@ -1135,7 +1204,9 @@ int ui_console_main(struct cli_ctx *ctx, int argc, char **argv)
     long long refresh = UI_DEFAULT_REFRESH_MS, iterations = -1;
     bool ascii = false, headless = false, no_state = false, ro = false;
     struct cli_opt opts[] = {
-        {"read-only", 0, CLI_FLAG, &ro, NULL, "refuse writes until armed (A); default for --remote"},
+        {"read-only", 0, CLI_FLAG, &ro, NULL,
+         "refuse every write for the session (A cannot arm; a --remote store starts "
+         "read-only but A arms it)"},
         {"signature", 's', CLI_STR, &sig_name, "ID", "open on this signature (id, key or suffix)"},
         {"pane", 0, CLI_STR, &pane_name, "NAME",
          "open on a pane: overview history canary compile examples receipts runs"},
@@ -1187,6 +1258,7 @@ int ui_console_main(struct cli_ctx *ctx, int argc, char **argv)
     ui->st = st;
     ui->remote = ctx->remote != NULL;
     ui->read_only = ro || ui->remote;
+    ui->ro_locked = ro; /* --read-only was asked for: arming is refused */
     if (ui->remote)
         st->read_only = true; /* default for remote stores: arm to write */
     if (!ui->remote) {
@@ -1269,8 +1341,10 @@ int ui_console_main(struct cli_ctx *ctx, int argc, char **argv)
             p->ops->restore(p, ps);
     }
     if (!ui->msg[0])
-        ui_msg(ui, ROLE_DIM, "%s", ui->read_only ? "read-only: press A to arm writes; ? for help"
-                                                 : "? for help, : for commands, q to quit");
+        ui_msg(ui, ROLE_DIM, "%s",
+               ui->ro_locked  ? "read-only (--read-only): writes are off for this session; ? for help"
+               : ui->read_only ? "read-only: press A to arm writes; ? for help"
+                               : "? for help, : for commands, q to quit");
     ui->next_poll_ms = util_mono_ms() + ui->refresh_ms;
     script = keys ? parse_script(keys, &nscript) : NULL;
 
@@ -1304,6 +1378,8 @@ out:
         }
         free(ui->cmdlog[i]);
     }
+    for (int i = 0; i < ui->nmsglog; i++)
+        free(ui->msglog[i].text);
     keymap_free(ui->km);
     free(ui->sig);
     cJSON_Delete(ui->sig_json);

@@ -30,6 +30,17 @@ struct job;
 #define UI_MIN_REFRESH_MS 50
 #define UI_MAX_REFRESH_MS 3600000 /* an hour: benchmarks park the refresh */
 #define UI_CMDLOG_MAX 200
+#define UI_MSGLOG_MAX 500
+
+/* One line of the message history (L): a message shown on the message
+ * line, or a command run (the full `dse ...` line).  Raw text, sanitised
+ * when shown. */
+struct ui_msglog {
+    int64_t ms;   /* wall clock */
+    int role;     /* ROLE_* of a message; -1 for a command */
+    int repeat;   /* the same message again right after: counted, not repeated */
+    char *text;
+};
 
 struct ui {
     struct cli_ctx *ctx;
@@ -38,6 +49,7 @@ struct ui {
     bool remote;
     bool read_only;           /* writes refused until armed */
     bool armed;               /* A pressed in read-only mode */
+    bool ro_locked;           /* started with --read-only: A never arms */
     bool ascii;               /* ASCII borders and text */
     bool headless;
 
@@ -70,6 +82,9 @@ struct ui {
 
     char msg[600];            /* message line (raw text; sanitised when drawn) */
     int msg_role;
+    bool msg_drawn;           /* on screen for a frame: the next key clears it */
+    struct ui_msglog msglog[UI_MSGLOG_MAX]; /* history, oldest first */
+    int nmsglog;
     char *cmdlog[UI_CMDLOG_MAX]; /* ring of echoed commands (oldest first) */
     int ncmdlog;
 
@@ -101,6 +116,9 @@ const cJSON *ui_signature(struct ui *ui); /* catalog JSON or NULL */
 void ui_select_signature(struct ui *ui, const char *id);
 
 /* ---- messages and the command log ---- */
+/* Show a message on the message line and keep it in the history.  It stays
+ * until the first key pressed after it has been drawn (so it is always seen
+ * for at least one frame); L lists the history. */
 void ui_msg(struct ui *ui, int role, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void ui_err(struct ui *ui, const struct dse_err *err);
 /* Record the equivalent CLI command ("dse --db PATH rollback ...") in the

@@ -122,7 +122,8 @@ int keymap_key_parse(const char *name)
     for (size_t i = 0; i < ARRAY_LEN(named_keys); i++)
         if (!strcmp(named_keys[i].name, name))
             return named_keys[i].key;
-    if ((name[0] == 'C' && name[1] == '-') || name[0] == '^') {
+    /* "C-x" and "^X" are control keys; a lone "^" is the caret itself. */
+    if ((name[0] == 'C' && name[1] == '-') || (name[0] == '^' && name[1])) {
         const char *r = name + (name[0] == '^' ? 1 : 2);
         char c = r[0];
         if (c && !r[1]) {
@@ -425,23 +426,25 @@ const char keymap_default_text[] =
     "bind global + refresh-faster\n"
     "bind global - refresh-slower\n"
     "bind global A arm\n"
-    "bind global L command-log\n"
+    "bind global L messages\n"
     "bind global R rollback\n"
     "bind global p promote\n"
     "bind global c compile\n"
     "bind global C canary\n"
-    "# examples: one key per labeling decision\n"
+    "# examples: one key per labeling decision.  The digits stay pane keys\n"
+    "# everywhere; output value N is Shift+N on a US keyboard (! @ # $ % ^ & * ()\n"
+    "# and the pane's legend shows whichever keys are bound.\n"
     "bind examples a label-accept\n"
     "bind examples x label-reject\n"
-    "bind examples 1 label-1\n"
-    "bind examples 2 label-2\n"
-    "bind examples 3 label-3\n"
-    "bind examples 4 label-4\n"
-    "bind examples 5 label-5\n"
-    "bind examples 6 label-6\n"
-    "bind examples 7 label-7\n"
-    "bind examples 8 label-8\n"
-    "bind examples 9 label-9\n"
+    "bind examples ! label-1\n"
+    "bind examples @ label-2\n"
+    "bind examples # label-3\n"
+    "bind examples $ label-4\n"
+    "bind examples % label-5\n"
+    "bind examples ^ label-6\n"
+    "bind examples & label-7\n"
+    "bind examples * label-8\n"
+    "bind examples ( label-9\n"
     "bind examples e label-edit\n"
     "bind examples s label-split\n"
     "bind examples Space label-skip\n"

@@ -12,8 +12,12 @@
  *   scope   global | signatures | overview | history | canary | compile |
  *           examples | receipts | runs | viewer   (a pane binding overrides
  *           global; binding `none` in a pane hides the global binding there)
- *   key     a character (`a`, `?`, `é`), or Space Enter Tab BackTab Esc Up Down
- *           Left Right PgUp PgDn Home End Backspace Del Ins F1..F12, or C-x
+ *   key     a character (`a`, `?`, `é`, `#`, `^`), or Space Enter Tab BackTab Esc
+ *           Up Down Left Right PgUp PgDn Home End Backspace Del Ins F1..F12, or
+ *           C-x / ^X
+ *
+ * Digits 1-8 are global pane keys and no pane rebinds them; the examples
+ * pane picks output value N with Shift+N (! @ # $ % ^ & * ().
  *   action  a name from action.h, or `none`
  *
  * A bad line is reported through the warn callback as "path:line: message"

@@ -408,12 +408,20 @@ int listview_reload(struct ui *ui, struct listview *lv)
             start = xstrdup(row_cursor(more->child));
         cJSON_Delete(more);
     }
+    /* Rows that arrived above push the window's rows down: read on until
+     * the selected row is back in (bounded), so the cursor stays on its row
+     * (same key) rather than on its index. */
     int want = lv->n < lv->cfg.page ? lv->cfg.page : lv->n;
+    char selkey[512] = "";
+    if (lv->sel >= 0 && lv->sel < lv->n)
+        row_key(lv, lv->rows[lv->sel], selkey, sizeof selkey);
+    bool seen_sel = !selkey[0];
     items = json_arr();
     char *cur = start;
     bool end = false;
-    while (cJSON_GetArraySize(items) < want) {
-        int lim = want - cJSON_GetArraySize(items);
+    int count = 0;
+    while (count < want || (!seen_sel && count < want + LV_WINDOW_MAX)) {
+        int lim = (count < want ? want : count + lv->cfg.page) - count;
         if (lim > 500)
             lim = 500;
         if (fetch(ui, lv, cur, LV_FWD, lim, &more, &next) < 0) {
@@ -421,8 +429,16 @@ int listview_reload(struct ui *ui, struct listview *lv)
             free(cur);
             return -1;
         }
-        while (more->child)
-            cJSON_AddItemToArray(items, cJSON_DetachItemViaPointer(more, more->child));
+        while (more->child) {
+            cJSON *row = cJSON_DetachItemViaPointer(more, more->child);
+            if (!seen_sel) {
+                char k[512];
+                row_key(lv, row, k, sizeof k);
+                seen_sel = !strcmp(k, selkey);
+            }
+            cJSON_AddItemToArray(items, row);
+            count++;
+        }
         cJSON_Delete(more);
         free(cur);
         cur = next;
@@ -432,8 +448,23 @@ int listview_reload(struct ui *ui, struct listview *lv)
         }
     }
     free(cur);
+    /* Over the window bound: rows at the top give way, down to the
+     * selected one; then rows at the bottom. */
+    bool dropped = false;
+    while (count > LV_WINDOW_MAX) {
+        char k[512];
+        row_key(lv, items->child, k, sizeof k);
+        if (strcmp(k, selkey) != 0) {
+            cJSON_DeleteItemFromArray(items, 0);
+            dropped = true;
+        } else {
+            cJSON_DeleteItemFromArray(items, count - 1);
+            end = false;
+        }
+        count--;
+    }
     lv->more_fwd = !end;
-    lv->more_back = start != NULL;
+    lv->more_back = start != NULL || dropped;
     install_rows(lv, items, true);
     return 0;
 }
@@ -697,16 +728,35 @@ const cJSON *listview_selected(const struct listview *lv)
     return lv->rows[lv->sel];
 }
 
-int listview_set_filter(struct ui *ui, struct listview *lv, const char *text)
+/* Set the filter text without moving the window (resume restores the
+ * selected row itself). */
+static void put_filter(struct listview *lv, const char *text)
 {
-    (void)ui;
     free(lv->filter);
     lv->filter = text && *text ? xstrdup(text) : NULL;
     refilter(lv);
     /* A filter over a paged source looks a few pages ahead for matches, one
      * page per loop pass (listview_idle), never all at once. */
     lv->fill = lv->filter && lv->cfg.paged ? LV_FILTER_PAGES : 0;
-    lv->top = 0;
+}
+
+int listview_set_filter(struct ui *ui, struct listview *lv, const char *text)
+{
+    bool filtering = text && *text;
+    /* A filter searches the whole list from the top, wherever the cursor
+     * was: a window that no longer starts at the head is read again from
+     * it, and the cursor goes to the first match.  Clearing the filter
+     * keeps the cursor on its row. */
+    if (filtering && lv->cfg.paged && lv->more_back) {
+        free(lv->filter);
+        lv->filter = NULL;
+        listview_reset(ui, lv);
+    }
+    put_filter(lv, text);
+    if (filtering) {
+        lv->sel = lv->nvis ? lv->vis[0] : -1;
+        lv->top = 0;
+    }
     scroll_to_sel(lv);
     return UI_HANDLED | UI_REDRAW;
 }
@@ -946,9 +996,10 @@ int listview_state_restore(struct ui *ui, struct listview *lv, const cJSON *st)
     const char *f = json_str(st, "filter", NULL);
     if (rc == 0 && f) {
         const char *key = json_str(st, "key", NULL);
-        listview_set_filter(ui, lv, f);
+        put_filter(lv, f);
         if (key)
             listview_select_key(lv, key);
+        scroll_to_sel(lv);
     }
     return rc;
 }

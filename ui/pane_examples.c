@@ -1,7 +1,8 @@
 /* pane_examples: keyboard labeling of a signature's examples.
  *
  *   a / x     accept / reject (meta.review.status)
- *   1-9       expected output := the signature's value N (catalog
+ *   ! @ # $ % ^ & * (   (Shift+1..9; label-1..label-9 in the keymap)
+ *             expected output := the signature's value N (catalog
  *             labelValues, else values enumerable from the output schema,
  *             else the dataset's most frequent expected values)
  *   e         edit the expected JSON in $EDITOR; the result must parse and
@@ -148,7 +149,7 @@ static void pfree(struct pane *p)
     clear_undo(e);
 }
 
-/* Values for keys 1-9: catalog, schema, else the most frequent expected
+/* Values for label-1..label-9: catalog, schema, else the most frequent expected
  * values among the first 500 examples. */
 static void load_values(struct pane *p)
 {
@@ -485,7 +486,16 @@ static void draw(struct pane *p)
     const cJSON *v;
     cJSON_ArrayForEach(v, e->values)
     {
-        snprintf(item, sizeof item, "%d %s", i++, value_label(v, lab, sizeof lab));
+        /* the key bound to label-i here (Shift+digit by default) */
+        char kn[32] = "";
+        if (i <= NVALUES)
+            keymap_key_for(ui->km, SCOPE_EXAMPLES, ACT_LABEL_1 + i - 1, kn, sizeof kn);
+        if (!kn[0]) {
+            i++;
+            continue; /* unbound: no key picks this value */
+        }
+        i++;
+        snprintf(item, sizeof item, "%s %s", kn, value_label(v, lab, sizeof lab));
         char *clean = text_clean(item);
         int iw = text_width(clean) + 2, room = w - 10;
         if (x && x + iw > room) {

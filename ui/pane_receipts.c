@@ -460,6 +460,14 @@ static int key(struct pane *p, int action, int k)
         ui_msg(p->ui, ROLE_MESSAGE, "result filter: %s", r->result ? r->result : "all");
         res |= UI_RELOAD;
         break;
+    case ACT_BACK:
+        /* q/Esc: the text filter first (the console clears it), then the
+         * receipt filters, one level each; without either, pass on. */
+        if (r->lv.filter || !(r->result || r->strategy || r->compiled || r->thread)) {
+            res = UI_PASS;
+            break;
+        }
+        /* fall through */
     case ACT_CLEAR_FILTERS:
         clear_filters(r);
         r->filters_changed = true;

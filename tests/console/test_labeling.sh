@@ -1,6 +1,6 @@
 #!/bin/sh
 # Keyboard labeling in the examples pane: five decisions (accept, reject,
-# value 1, split change + value 2, skip, accept), progress always on screen,
+# value 1 (Shift+1 = !), split change + value 2 (@), skip, accept), progress always on screen,
 # several levels of undo, and the store checked through the CLI after each
 # step that matters: every decision is one putExample of the whole row and
 # undo writes the previous row back.
@@ -24,13 +24,15 @@ orig4=$(show "$(ex 4)" | sed -n 's/.*"expectedJson":\({[^}]*}\).*/\1/p')
 
 start_console --signature SelectTool.v1 --pane examples
 wait_for "labeled 0/34 (accepted 0, rejected 0)"
-wait_for '1 none  2 tool/identity_update'
+wait_for '! none  @ tool/identity_update'
+# the status line names the value keys; digits stay pane keys
+wait_for '!@#\$%^&\*( label-1..9'
 
 keys a; wait_for "labeled 1/34 (accepted 1, rejected 0)"
 keys x; wait_for "labeled 2/34 (accepted 1, rejected 1)"
-keys 1; wait_for "labeled 3/34 (accepted 2, rejected 1)"
+type_text '!'; wait_for "labeled 3/34 (accepted 2, rejected 1)"
 keys s; wait_for "split := "
-keys 2; wait_for "labeled 4/34 (accepted 3, rejected 1)"
+type_text '@'; wait_for "labeled 4/34 (accepted 3, rejected 1)"
 keys Space
 keys a; wait_for "labeled 5/34 (accepted 4, rejected 1)"
 wait_for "undo 6"

@@ -29,7 +29,9 @@ quit_console
 start_console --pane examples
 wait_for "Examples · SelectTool.v1"
 keys Tab Tab Tab BTab BTab BTab
-keys Escape
+# Esc goes back to the signature list (it never quits); 6 returns
+keys Escape; wait_for "back to the signature list"
+keys 6
 for i in 1 2 3 4 5 6 7 8 9 10 11 12; do keys Down; done
 wait_for " 13/34"
 capture; ex=$(grep '▸ selecttool' "$T/screen.txt" | sed 's/.*▸ \(selecttool[^ ]*\).*/\1/' | head -n 1)

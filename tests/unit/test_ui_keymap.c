@@ -30,9 +30,13 @@ static void test_builtin(void **state)
     assert_int_equal(nwarn, 0);
     assert_int_equal(keymap_lookup(km, SCOPE_RECEIPTS, 'j'), ACT_DOWN);
     assert_int_equal(keymap_lookup(km, SCOPE_EXAMPLES, 'a'), ACT_LABEL_ACCEPT);
-    /* 1 switches panes globally but labels in the examples pane. */
+    /* 1 switches panes everywhere, the examples pane too; Shift+1 labels. */
     assert_int_equal(keymap_lookup(km, SCOPE_HISTORY, '1'), ACT_PANE_SIGNATURES);
-    assert_int_equal(keymap_lookup(km, SCOPE_EXAMPLES, '1'), ACT_LABEL_1);
+    assert_int_equal(keymap_lookup(km, SCOPE_EXAMPLES, '1'), ACT_PANE_SIGNATURES);
+    assert_int_equal(keymap_lookup(km, SCOPE_EXAMPLES, '!'), ACT_LABEL_1);
+    assert_int_equal(keymap_lookup(km, SCOPE_EXAMPLES, '#'), ACT_LABEL_3);
+    assert_int_equal(keymap_lookup(km, SCOPE_EXAMPLES, '^'), ACT_LABEL_6);
+    assert_int_equal(keymap_lookup(km, SCOPE_EXAMPLES, '('), ACT_LABEL_9);
     assert_int_equal(keymap_lookup(km, SCOPE_EXAMPLES, ' '), ACT_LABEL_SKIP);
     assert_int_equal(keymap_lookup(km, SCOPE_SIGNATURES, 'R'), ACT_ROLLBACK);
     /* the viewer unbinds R on purpose */
@@ -82,11 +86,31 @@ static void test_user_overrides_and_errors(void **state)
     keymap_free(km);
 }
 
+/* Digits 1-8 switch panes in every scope, and no pane's own key shadows a
+ * global key it would need (the label keys clash with nothing global). */
+static void test_digits_everywhere(void **state)
+{
+    (void)state;
+    struct keymap *km = keymap_new();
+    keymap_load_text(km, keymap_default_text, "builtin", NULL, NULL);
+    for (int sc = 0; sc < SCOPE__COUNT; sc++)
+        for (int d = 0; d < 8; d++)
+            assert_int_equal(keymap_lookup(km, sc, '1' + d), ACT_PANE_SIGNATURES + d);
+    for (int a = ACT_LABEL_1; a <= ACT_LABEL_9; a++) {
+        char k[32];
+        keymap_key_for(km, SCOPE_EXAMPLES, a, k, sizeof k);
+        assert_int_equal(strlen(k), 1);
+        assert_true(k[0] < '0' || k[0] > '9');
+        assert_int_equal(keymap_lookup(km, SCOPE_GLOBAL, k[0]), ACT_NONE);
+    }
+    keymap_free(km);
+}
+
 static void test_key_names(void **state)
 {
     (void)state;
     const char *names[] = {"a", "?", "Space", "Enter", "Tab", "BackTab", "Esc", "Up", "PgDn",
-                           "F5", "C-x", "\xc3\xa9", "Home", "Backspace"};
+                           "F5", "C-x", "\xc3\xa9", "Home", "Backspace", "^", "#", "!"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         int k = keymap_key_parse(names[i]);
         assert_true(k > 0);
@@ -97,6 +121,7 @@ static void test_key_names(void **state)
     assert_int_equal(keymap_key_parse("F13"), -1);
     assert_int_equal(keymap_key_parse("ab"), -1);
     assert_int_equal(keymap_key_parse("C-"), -1);
+    assert_int_equal(keymap_key_parse("^X"), 24); /* a control key; "^" alone is the caret */
     /* a Latin-1 letter must not collide with a curses function key */
     assert_true(keymap_key_parse("\xc4\x81") != UI_KEY_FN(0x101));
 }
@@ -110,8 +135,10 @@ static void test_help_from_table(void **state)
     assert_non_null(strstr(h, "label-accept"));
     assert_non_null(strstr(h, "label-undo"));
     assert_non_null(strstr(h, "rollback"));
-    /* '1' is label-1 here, so pane-signatures is not listed under '1' */
-    assert_null(strstr(h, "  1                pane-signatures"));
+    /* the digits are pane keys here too; the value keys are listed */
+    assert_non_null(strstr(h, "  1                pane-signatures"));
+    assert_non_null(strstr(h, "  !                label-1"));
+    assert_non_null(strstr(h, "  (                label-9"));
     free(h);
     h = keymap_help(km, SCOPE_RECEIPTS);
     assert_null(strstr(h, "label-accept"));
@@ -128,6 +155,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_builtin),
         cmocka_unit_test(test_user_overrides_and_errors),
+        cmocka_unit_test(test_digits_everywhere),
         cmocka_unit_test(test_key_names),
         cmocka_unit_test(test_help_from_table),
     };
