@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sanitize.h"
 #include "util.h"
 
 /* ---- bounded parse ---- */
@@ -50,8 +51,124 @@ static size_t utf8_ok(const unsigned char *p, size_t n)
     return len;
 }
 
+static int hex4(const unsigned char *p, size_t avail, unsigned *cp)
+{
+    if (avail < 4)
+        return -1;
+    unsigned v = 0;
+    for (int k = 0; k < 4; k++) {
+        unsigned char h = p[k];
+        unsigned d = h >= '0' && h <= '9'   ? (unsigned)(h - '0')
+                     : h >= 'a' && h <= 'f' ? (unsigned)(h - 'a' + 10)
+                     : h >= 'A' && h <= 'F' ? (unsigned)(h - 'A' + 10)
+                                            : 16u;
+        if (d == 16)
+            return -1;
+        v = v << 4 | d;
+    }
+    *cp = v;
+    return 0;
+}
+
+/* The escape at p[i] == '\\': its length, or 0 with err set.  cJSON reads
+ * a bad \u escape as U+0000 (cutting the string short there), so every
+ * escape is checked here.  Lone surrogates are refused: they have no UTF-8
+ * form, and cJSON would reject them without saying why. */
+static size_t check_escape(const char *text, size_t n, size_t i, struct dse_err *err)
+{
+    const unsigned char *p = (const unsigned char *)text;
+    if (i + 1 >= n) {
+        prescan_fail(err, text, i, "unterminated escape");
+        return 0;
+    }
+    if (strchr("\"\\/bfnrt", p[i + 1]) && p[i + 1])
+        return 2;
+    if (p[i + 1] != 'u') {
+        prescan_fail(err, text, i, "invalid escape (JSON has \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX)");
+        return 0;
+    }
+    unsigned cp, lo;
+    if (hex4(p + i + 2, n - i - 2, &cp) < 0) {
+        prescan_fail(err, text, i, "invalid \\u escape (needs 4 hex digits)");
+        return 0;
+    }
+    if (cp == 0) {
+        prescan_fail(err, text, i, "\\u0000 in string is not accepted");
+        return 0;
+    }
+    if (cp >= 0xdc00 && cp <= 0xdfff) {
+        prescan_fail(err, text, i, "lone low surrogate \\u escape (no high surrogate before it)");
+        return 0;
+    }
+    if (cp < 0xd800 || cp > 0xdbff)
+        return 6;
+    if (i + 7 >= n || p[i + 6] != '\\' || p[i + 7] != 'u' || hex4(p + i + 8, n - i - 8, &lo) < 0 ||
+        lo < 0xdc00 || lo > 0xdfff) {
+        prescan_fail(err, text, i, "lone high surrogate \\u escape (no low surrogate after it)");
+        return 0;
+    }
+    return 12;
+}
+
+static int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+
+/* A number or literal starting at p[i] (outside strings): its length, or 0
+ * with err set.  JSON numbers are -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?;
+ * cJSON hands the text to strtod and so would take 012, 2., -.5 and 0.e1. */
+static size_t check_token(const char *text, size_t n, size_t i, struct dse_err *err)
+{
+    const unsigned char *p = (const unsigned char *)text;
+    size_t j = i;
+    if ((p[j] >= 'a' && p[j] <= 'z') || (p[j] >= 'A' && p[j] <= 'Z')) {
+        while (j < n && ((p[j] >= 'a' && p[j] <= 'z') || (p[j] >= 'A' && p[j] <= 'Z') ||
+                         is_digit(p[j])))
+            j++;
+        size_t len = j - i;
+        if ((len == 4 && (memcmp(p + i, "true", 4) == 0 || memcmp(p + i, "null", 4) == 0)) ||
+            (len == 5 && memcmp(p + i, "false", 5) == 0))
+            return len;
+        prescan_fail(err, text, i, "invalid literal (JSON has true, false and null)");
+        return 0;
+    }
+    const char *why = NULL;
+    if (p[j] == '-')
+        j++;
+    if (j >= n || !is_digit(p[j])) {
+        why = "invalid number: a digit must follow the sign";
+    } else if (p[j] == '0' && j + 1 < n && is_digit(p[j + 1])) {
+        why = "invalid number: leading zero";
+    } else {
+        while (j < n && is_digit(p[j]))
+            j++;
+        if (j < n && p[j] == '.') {
+            if (++j >= n || !is_digit(p[j]))
+                why = "invalid number: a digit must follow the decimal point";
+            while (j < n && is_digit(p[j]))
+                j++;
+        }
+        if (!why && j < n && (p[j] == 'e' || p[j] == 'E')) {
+            if (++j < n && (p[j] == '+' || p[j] == '-'))
+                j++;
+            if (j >= n || !is_digit(p[j]))
+                why = "invalid number: a digit must follow the exponent";
+            while (j < n && is_digit(p[j]))
+                j++;
+        }
+        if (!why && j < n &&
+            (is_digit(p[j]) || p[j] == '.' || p[j] == '+' || p[j] == '-' ||
+             (p[j] >= 'a' && p[j] <= 'z') || (p[j] >= 'A' && p[j] <= 'Z')))
+            why = "invalid number";
+    }
+    if (why) {
+        prescan_fail(err, text, j < n ? j : n, why);
+        return 0;
+    }
+    return j - i;
+}
+
 /* One pass over the text tracking strings and nesting, so the problems
- * cJSON would not report (or would crash on) are refused up front. */
+ * cJSON would not report (or would crash on, or would accept though JSON
+ * does not) are refused up front. */
 static int prescan(const char *text, size_t n, struct dse_err *err)
 {
     const unsigned char *p = (const unsigned char *)text;
@@ -81,11 +198,10 @@ static int prescan(const char *text, size_t n, struct dse_err *err)
                 if (c < 0x20)
                     return prescan_fail(err, text, i, "raw control character in string");
                 if (c == '\\') {
-                    if (i + 1 >= n)
-                        return prescan_fail(err, text, i, "unterminated escape");
-                    if (p[i + 1] == 'u' && i + 5 < n && memcmp(p + i + 2, "0000", 4) == 0)
-                        return prescan_fail(err, text, i, "\\u0000 in string is not accepted");
-                    i += 2;
+                    size_t len = check_escape(text, n, i, err);
+                    if (!len)
+                        return -1;
+                    i += len;
                     continue;
                 }
                 size_t len = utf8_ok(p + i, n - i);
@@ -93,10 +209,23 @@ static int prescan(const char *text, size_t n, struct dse_err *err)
                     return prescan_fail(err, text, i, "invalid UTF-8 in string");
                 i += len;
             }
-        } else {
-            if (c >= 0x80)
-                return prescan_fail(err, text, i, "unexpected non-ASCII byte outside a string");
+        } else if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == ',' || c == ':') {
             i++;
+        } else if (c == '-' || is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) {
+            size_t len = check_token(text, n, i, err);
+            if (!len)
+                return -1;
+            i += len;
+        } else if (c < 0x20 || c == 0x7f) {
+            return prescan_fail(err, text, i,
+                                "control character outside a string (JSON whitespace is only "
+                                "space, tab, CR and LF)");
+        } else if (c >= 0x80) {
+            return prescan_fail(err, text, i, "unexpected non-ASCII byte outside a string");
+        } else if (c == '+' || c == '.') {
+            return prescan_fail(err, text, i, "invalid number: no leading '+' or '.'");
+        } else {
+            return prescan_fail(err, text, i, "unexpected character");
         }
     }
     return 0;
@@ -256,12 +385,11 @@ int json_utf16_cmp(const char *a, const char *b)
     return ca < cb ? -1 : 1;
 }
 
-/* Characters that are legal in JSON strings but unsafe on a terminal. */
+/* Characters that are legal in JSON strings but unsafe on a terminal: DEL,
+ * C1 controls and the sanitiser's format characters (sanitize.h). */
 static int unsafe_cp(unsigned c)
 {
-    return c == 0x7f || (c >= 0x80 && c <= 0x9f) || c == 0x061c ||
-           (c >= 0x200b && c <= 0x200f && c != 0x200d) || (c >= 0x2028 && c <= 0x202e) ||
-           (c >= 0x2060 && c <= 0x2069) || c == 0xfeff;
+    return c == 0x7f || (c >= 0x80 && c <= 0x9f) || sanitize_is_format_char(c);
 }
 
 /* Write s as a JSON string.  Canonical form (safe == 0) escapes only '"',
@@ -293,11 +421,13 @@ static void put_string(struct sbuf *b, const char *s, int safe)
             if (len == 0) {
                 len = 1;
                 code = 0xfffd;
-            } else if (len <= 3) {
+            } else {
                 unsigned cp = len == 1   ? c
                               : len == 2 ? ((p[0] & 0x1fu) << 6) | (p[1] & 0x3fu)
-                                         : ((p[0] & 0x0fu) << 12) | ((p[1] & 0x3fu) << 6) |
-                                               (p[2] & 0x3fu);
+                              : len == 3 ? ((p[0] & 0x0fu) << 12) | ((p[1] & 0x3fu) << 6) |
+                                               (p[2] & 0x3fu)
+                                         : ((p[0] & 0x07u) << 18) | ((p[1] & 0x3fu) << 12) |
+                                               ((p[2] & 0x3fu) << 6) | (p[3] & 0x3fu);
                 if (unsafe_cp(cp))
                     code = cp;
             }
@@ -306,6 +436,9 @@ static void put_string(struct sbuf *b, const char *s, int safe)
             sbuf_add(b, (const char *)run, (size_t)(p - run));
             if (esc)
                 sbuf_adds(b, esc);
+            else if (code > 0xffff) /* a surrogate pair, as JSON spells astral characters */
+                sbuf_printf(b, "\\u%04x\\u%04x", 0xd800 + ((code - 0x10000) >> 10),
+                            0xdc00 + ((code - 0x10000) & 0x3ff));
             else
                 sbuf_printf(b, "\\u%04x", code);
             run = p + len;
@@ -460,6 +593,19 @@ char *json_print_safe(const cJSON *v, int pretty)
 }
 
 char *json_pretty(const cJSON *v) { return json_print_safe(v, 1); }
+
+int json_depth(const cJSON *v, int cap)
+{
+    if (!v || !(cJSON_IsArray(v) || cJSON_IsObject(v)))
+        return 0;
+    int deepest = 0;
+    for (const cJSON *c = v->child; c && deepest < cap; c = c->next) {
+        int d = json_depth(c, cap - 1);
+        if (d > deepest)
+            deepest = d;
+    }
+    return 1 + deepest;
+}
 
 bool json_equal(const cJSON *a, const cJSON *b)
 {

@@ -6,7 +6,13 @@
  *   - the size (caller's limit),
  *   - nesting depth <= JSON_MAX_DEPTH (1000 parses, 1001 is refused),
  *   - strings: valid UTF-8, no raw control characters, no \u0000 (cJSON
- *     would silently truncate the string there),
+ *     would silently truncate the string there), escapes only \" \\ \/ \b
+ *     \f \n \r \t and \uXXXX with 4 hex digits (cJSON reads a bad \u escape
+ *     as U+0000 and cuts the string), no lone surrogate \uD800-\uDFFF,
+ *   - numbers: strict JSON grammar -?(0|[1-9]d*)(.d+)?([eE][+-]?d+)? (cJSON
+ *     would take 012, 2., -.5, 0.e1); literals only true, false, null,
+ *   - whitespace: only space, tab, LF, CR (cJSON skips every byte <= 0x20,
+ *     form feed and vertical tab included),
  * and reports the line and column of the first problem. */
 #ifndef DSE_JSON_H
 #define DSE_JSON_H
@@ -19,6 +25,12 @@
 #include "err.h"
 
 #define JSON_MAX_DEPTH 1000
+/* Stored values nest at most this many levels: store_call refuses a
+ * mutation whose argument is deeper (invalid_input naming the argument).
+ * Replies wrap a stored value in a few levels of envelope (e.g.
+ * {status, value:{ok, examples:[{inputJson: v}]}} adds 4); the margin up
+ * to JSON_MAX_DEPTH keeps every reply parseable, also over --remote. */
+#define JSON_MAX_VALUE_DEPTH 900
 #define JSON_MAX_DEFAULT (16u << 20) /* 16 MiB */
 
 /* Parse n bytes (need not be NUL-terminated).  max_bytes 0 = JSON_MAX_DEFAULT.
@@ -54,6 +66,11 @@ int json_utf16_cmp(const char *a, const char *b);
 char *json_print_safe(const cJSON *v, int pretty);
 /* json_print_safe(v, 1). */
 char *json_pretty(const cJSON *v);
+
+/* Nesting depth of v as json_parse counts it: a scalar 0, [] 1,
+ * {"a":[1]} 2.  Stops descending past cap, so the result is exact up to
+ * cap and cap + 1 for anything deeper (the recursion is bounded by cap). */
+int json_depth(const cJSON *v, int cap);
 
 /* Deep equality by canonical form. */
 bool json_equal(const cJSON *a, const cJSON *b);

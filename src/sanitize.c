@@ -38,10 +38,25 @@ static size_t decode_utf8(const unsigned char *s, size_t n, unsigned *cp)
     return len;
 }
 
-static int is_format_char(unsigned c)
+/* Unicode general category Cf (format characters, Unicode 15.1) plus the
+ * line and paragraph separators: all invisible or able to reorder or hide
+ * text.  U+200D (zero width joiner) is among them: it glues emoji, but it
+ * also hides text between look-alike characters. */
+int sanitize_is_format_char(unsigned c)
 {
-    return c == 0x061c || (c >= 0x200b && c <= 0x200f && c != 0x200d) ||
-           (c >= 0x2028 && c <= 0x202e) || (c >= 0x2060 && c <= 0x2069) || c == 0xfeff;
+    if (c < 0x00ad)
+        return 0;
+    if (c < 0x2000)
+        return c == 0x00ad || (c >= 0x0600 && c <= 0x0605) || c == 0x061c || c == 0x06dd ||
+               c == 0x070f || c == 0x0890 || c == 0x0891 || c == 0x08e2 || c == 0x180e;
+    if (c < 0xfe00)
+        return (c >= 0x200b && c <= 0x200f) || (c >= 0x2028 && c <= 0x202e) ||
+               (c >= 0x2060 && c <= 0x206f);
+    if (c < 0x10000)
+        return c == 0xfeff || (c >= 0xfff9 && c <= 0xfffb);
+    return c == 0x110bd || c == 0x110cd || (c >= 0x13430 && c <= 0x1343f) ||
+           (c >= 0x1bca0 && c <= 0x1bca3) || (c >= 0x1d173 && c <= 0x1d17a) || c == 0xe0001 ||
+           (c >= 0xe0020 && c <= 0xe007f);
 }
 
 static void emit(struct sbuf *b, const char *s, size_t n, unsigned flags)
@@ -68,7 +83,7 @@ static void emit(struct sbuf *b, const char *s, size_t n, unsigned flags)
                 tmp[1] = c == 0x7f ? '?' : (char)(c + 0x40);
                 sbuf_add(b, tmp, 2);
             }
-        } else if ((c >= 0x80 && c <= 0x9f) || is_format_char(c) ||
+        } else if ((c >= 0x80 && c <= 0x9f) || sanitize_is_format_char(c) ||
                    (c >= 0x80 && (flags & SAN_ASCII))) {
             snprintf(tmp, sizeof tmp, "<U+%04X>", c);
             sbuf_adds(b, tmp);

@@ -7,8 +7,9 @@
 # assert_terminal_safe FILE WHAT   fails when FILE holds a raw ESC (1b), BEL
 #                      (07), 0x9B, another C0 control except \n and \t, DEL,
 #                      a C1 control in UTF-8 (c2 80..c2 9f), or a bidi /
-#                      invisible format character (U+061C, U+200B-F except
-#                      U+200D, U+2028-E, U+2060-9, U+FEFF).
+#                      invisible format character (U+00AD, U+061C, U+180E,
+#                      U+200B-F with U+200D, U+2028-E, U+2060-4, U+2066-F,
+#                      U+FEFF, U+E0001 and the other tags).
 
 # JSON string bodies (inside "..."), one payload per line.  \u escapes
 # decode to the dangerous characters; the raw UTF-8 ones are bidi marks.
@@ -56,6 +57,12 @@ bom \ufeffbom
 lsep a\u2028b
 psep a\u2029b
 wj a\u2060b
+zwj a\u200db
+zwnj a\u200cb
+invisible-plus a\u2064b
+mvs a\u180eb
+shy a\u00adb
+tag a\udb40\udc01b
 cjk 漢字幅
 combining e\u0301\u0302\u0303
 emoji-zwj \ud83d\udc68\u200d\ud83d\udc69
@@ -85,7 +92,8 @@ assert_terminal_safe() {
              '\330\234' '\342\200\213' '\342\200\214' '\342\200\216' '\342\200\217' \
              '\342\200\250' '\342\200\251' '\342\200\252' '\342\200\253' '\342\200\254' \
              '\342\200\255' '\342\200\256' '\342\201\240' '\342\201\246' '\342\201\247' \
-             '\342\201\250' '\342\201\251' '\357\273\277'; do
+             '\342\201\250' '\342\201\251' '\357\273\277' '\342\200\215' '\342\200\214' \
+             '\342\201\244' '\341\240\216' '\302\255' '\363\240\200\201'; do
     if LC_ALL=C grep -qF "$(printf "$seq")" "$f"; then
       echo "FAIL: $what: output holds the raw sequence $seq" >&2
       return 1

@@ -258,7 +258,8 @@ static void test_bad_rows(void **state)
     assert_string_equal(parse_msg("\n \n"), "no rows: the input is empty");
     /* several bad lines: the first is named, the rest counted */
     assert_string_equal(parse_msg("x\n" ROW("a") "y\nz\n"),
-                        "line 1: invalid JSON at col 1: not valid JSON (and 2 more bad lines)");
+                        "line 1: invalid JSON at col 1: invalid literal (JSON has true, false and "
+                        "null) (and 2 more bad lines)");
     /* hostile text in a message is sanitised */
     parse_msg("{\"exampleId\":\"a\"," OKIN "," OKOUT ",\"split\":\"\\u001b[2J\"}\n");
     assert_null(strchr(pmsg, 0x1b));

@@ -269,6 +269,83 @@ static void test_print_safe(void **state)
     cJSON_Delete(doc);
 }
 
+/* Every format character (Cf) -- the zero width joiner U+200D and its
+ * siblings included -- is shown as a marker by the sanitiser and written
+ * as a \u escape (a surrogate pair above U+FFFF) by both terminal-safe JSON
+ * writers, and parses back to the same string. */
+static void test_format_chars(void **state)
+{
+    (void)state;
+    static const unsigned cps[] = {
+        0x200d, 0x200b, 0x200c, 0x200e, 0x200f, 0x2060, 0x2061, 0x2062, 0x2063, 0x2064,
+        0xfeff, 0x061c, 0x180e, 0x2066, 0x2067, 0x2068, 0x2069, 0x202a, 0x202b, 0x202c,
+        0x202d, 0x202e, 0x00ad, 0x0600, 0x0605, 0x06dd, 0x070f, 0x08e2, 0x206a, 0x206f,
+        0xfff9, 0xfffb, 0x110bd, 0x13430, 0x1bca0, 0x1d173, 0xe0001, 0xe0020, 0xe007f,
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cps); i++) {
+        unsigned c = cps[i];
+        assert_true(hostile_format_cp(c));
+        char u8[5] = {0};
+        if (c < 0x800) {
+            u8[0] = (char)(0xc0 | c >> 6);
+            u8[1] = (char)(0x80 | (c & 0x3f));
+        } else if (c < 0x10000) {
+            u8[0] = (char)(0xe0 | c >> 12);
+            u8[1] = (char)(0x80 | ((c >> 6) & 0x3f));
+            u8[2] = (char)(0x80 | (c & 0x3f));
+        } else {
+            u8[0] = (char)(0xf0 | c >> 18);
+            u8[1] = (char)(0x80 | ((c >> 12) & 0x3f));
+            u8[2] = (char)(0x80 | ((c >> 6) & 0x3f));
+            u8[3] = (char)(0x80 | (c & 0x3f));
+        }
+        char in[16], want[64], esc[32];
+        snprintf(in, sizeof in, "a%sb", u8);
+        /* sanitiser */
+        snprintf(want, sizeof want, "a<U+%04X>b", c);
+        char *s = sanitize_str(in, 0);
+        if (strcmp(s, want) != 0)
+            fail_msg("sanitize U+%04X: got %s", c, s);
+        free(s);
+        /* terminal-safe JSON, canonical and printed */
+        if (c > 0xffff)
+            snprintf(esc, sizeof esc, "\\u%04x\\u%04x", 0xd800 + ((c - 0x10000) >> 10),
+                     0xdc00 + ((c - 0x10000) & 0x3ff));
+        else
+            snprintf(esc, sizeof esc, "\\u%04x", c);
+        snprintf(want, sizeof want, "[\"a%sb\"]", esc);
+        cJSON *arr = json_arr();
+        cJSON_AddItemToArray(arr, cJSON_CreateString(in));
+        char *outs[2] = {json_canonical_safe(arr), json_print_safe(arr, 0)};
+        for (int k = 0; k < 2; k++) {
+            if (strcmp(outs[k], want) != 0)
+                fail_msg("%s U+%04X: got %s, want %s",
+                         k ? "json_print_safe" : "json_canonical_safe", c, outs[k], want);
+            struct dse_err err;
+            cJSON *back = json_parse(outs[k], strlen(outs[k]), 0, &err);
+            if (!back)
+                fail_msg("U+%04X: %s", c, err.msg);
+            assert_true(json_equal(back, arr));
+            cJSON_Delete(back);
+            free(outs[k]);
+        }
+        /* the hashed canonical form keeps the character as it is */
+        char *canon = json_canonical(arr);
+        assert_non_null(strstr(canon, u8));
+        free(canon);
+        cJSON_Delete(arr);
+    }
+    /* an emoji ZWJ sequence: the joiner is escaped, the emoji are kept */
+    char *s = sanitize_str("\xf0\x9f\x91\xa8\xe2\x80\x8d\xf0\x9f\x91\xa9", 0);
+    assert_string_equal(s, "\xf0\x9f\x91\xa8<U+200D>\xf0\x9f\x91\xa9");
+    free(s);
+    /* neighbours that are not format characters pass unchanged */
+    static const char *const plain[] = {"\xe2\x80\x90", "\xe2\x80\xaf", "\xe2\x81\x9f",
+                                        "\xd8\x9b", "\xef\xbb\xbe", "\xf3\xa0\x84\x80"};
+    for (size_t i = 0; i < ARRAY_LEN(plain); i++)
+        assert_true(sanitize_is_clean(plain[i], strlen(plain[i]), 0));
+}
+
 /* ---- error messages ---- */
 
 static void test_error_messages(void **state)
@@ -606,6 +683,7 @@ int main(void)
         cmocka_unit_test(test_list_cells),
         cmocka_unit_test(test_viewer),
         cmocka_unit_test(test_print_safe),
+        cmocka_unit_test(test_format_chars),
         cmocka_unit_test(test_error_messages),
         cmocka_unit_test(test_cut_on_character_boundary),
         cmocka_unit_test(test_json_limits),
