@@ -7,6 +7,7 @@
 
 #include "catalog.h"
 #include "json.h"
+#include "sanitize.h"
 #include "util.h"
 
 static const struct store_op_info op_table[STORE_OP__COUNT] = {
@@ -57,6 +58,21 @@ int store_call(struct store *st, enum store_op op, const cJSON *args, cJSON **ou
         cJSON_Delete(empty);
         return dse_fail(err, "invalid_input", "%s: arguments must be a JSON object", info->path);
     }
+    /* Whatever is stored must come back: a value deeper than
+     * JSON_MAX_VALUE_DEPTH would, wrapped in a reply, pass the parser's
+     * limit and could never be read (over --remote, or served by dse serve). */
+    if (info->kind == STORE_MUTATION)
+        for (const cJSON *a = args->child; a; a = a->next)
+            if (json_depth(a, JSON_MAX_VALUE_DEPTH) > JSON_MAX_VALUE_DEPTH) {
+                char name[80];
+                sanitize_into(name, sizeof name, a->string ? a->string : "",
+                              a->string ? strlen(a->string) : 0, 0);
+                cJSON_Delete(empty);
+                return dse_fail(err, "invalid_input",
+                                "%s: argument %s nests deeper than %d levels (the limit for "
+                                "stored JSON values)",
+                                info->path, name, JSON_MAX_VALUE_DEPTH);
+            }
     cJSON *value = NULL;
     pthread_mutex_lock(&st->lock);
     int rc = st->ops->fn[op](st, args, &value, err);

@@ -163,7 +163,8 @@ enum store_kind { STORE_QUERY, STORE_MUTATION };
  *                   none}, accepted, rejected}  (review status from meta.review.status)
  *   x_events_page   {runId, cursor?, limit?(200/1000)} -> {ok, items:[event + cursor],
  *                   nextCursor|null}  oldest first in insertion order, after cursor
- *   x_lm_get        {key} -> {ok, entry: null|{model, response, createdAtMs, hits}}
+ *   x_lm_get        {key} -> {ok, entry: null|{model, response, createdAtMs}}  (a query:
+ *                   writes nothing, so no per-entry hit count; runs count hits)
  *   x_lm_put        {key, model, response} -> {ok, existed}
  */
 #define STORE_OPS(X)                                                              \
@@ -299,8 +300,10 @@ void store_close(struct store *st);
 int store_schema_version(void);
 
 /* Dispatch one operation.  Refuses mutations on a read-only store (code
- * "read_only") and unsupported operations ("unsupported").  args NULL means
- * {}.  On success *out is set when out != NULL. */
+ * "read_only"), unsupported operations ("unsupported"), and mutations with
+ * an argument nested deeper than JSON_MAX_VALUE_DEPTH (900; "invalid_input"
+ * naming the argument), so every stored value reads back inside a reply.
+ * args NULL means {}.  On success *out is set when out != NULL. */
 int store_call(struct store *st, enum store_op op, const cJSON *args, cJSON **out,
                struct dse_err *err);
 /* Same, by function path (for the server). NULL info if unknown. */

@@ -61,6 +61,7 @@ struct sq {
     sqlite3_stmt *page[64][4];
     uint64_t own_commits; /* data_version does not move for our own commits */
     int sync_full;        /* current PRAGMA synchronous: -1 unknown, 0 NORMAL, 1 FULL */
+    int query_only;       /* current PRAGMA query_only: on while a TX_READ op runs */
     int64_t busy_since;   /* start of the current wait for the write lock (busy_wait) */
     struct sbuf json;     /* receipt JSON scratch, reused across receipts */
 };
@@ -535,7 +536,6 @@ enum txmode {
     TX_READ,   /* deferred read transaction */
     TX_FULL,   /* operator action: BEGIN IMMEDIATE, synchronous=FULL */
     TX_NORMAL, /* high-rate write (receipts, cache, var space, blobs, events) */
-    TX_LMGET,  /* x_lm_get: a query that bumps a hit counter */
 };
 
 static const char SQL_BEGIN[] = "BEGIN";
@@ -543,6 +543,8 @@ static const char SQL_BEGIN_IMM[] = "BEGIN IMMEDIATE";
 static const char SQL_COMMIT[] = "COMMIT";
 static const char SQL_SYNC_FULL[] = "PRAGMA synchronous=FULL";
 static const char SQL_SYNC_NORMAL[] = "PRAGMA synchronous=NORMAL";
+static const char SQL_QUERY_ONLY_ON[] = "PRAGMA query_only=1";
+static const char SQL_QUERY_ONLY_OFF[] = "PRAGMA query_only=0";
 static const char SQL_BUMP[] = "UPDATE dseMeta SET changeCounter = changeCounter + 1 WHERE id = 1";
 static const char SQL_DATA_VERSION[] = "PRAGMA data_version";
 static const char SQL_COUNTER[] = "SELECT changeCounter FROM dseMeta WHERE id = 1";
@@ -586,9 +588,15 @@ static int run_op(struct store *st, const cJSON *args, cJSON **out, struct dse_e
     struct ctx c = {
         .st = st, .q = q, .args = args, .err = err, .what = store_op_info(op)->path,
     };
-    if (mode == TX_LMGET && st->read_only)
-        mode = TX_READ;
     bool write = mode != TX_READ;
+    /* A query never writes: SQLite itself refuses any write a TX_READ
+     * operation might attempt. */
+    if (q->query_only != !write) {
+        if (exec_cached(&c, write ? SQL_QUERY_ONLY_OFF : SQL_QUERY_ONLY_ON,
+                        "setting query_only") < 0)
+            return -1;
+        q->query_only = !write;
+    }
     if (write) {
         int want = mode == TX_FULL;
         if (q->sync_full != want) {
@@ -610,7 +618,7 @@ static int run_op(struct store *st, const cJSON *args, cJSON **out, struct dse_e
     int rc = fn(&c, &value);
     if (rc == 0 && c.failed)
         rc = -1; /* a sticky error the body did not report */
-    if (rc == 0 && write && mode != TX_LMGET)
+    if (rc == 0 && write)
         rc = run(&c, S(&c, SQL_BUMP));
     if (rc == 0) {
         reset_all(q);
@@ -2792,13 +2800,14 @@ static const char SQL_ST_LAST_RUN[] =
     "ORDER BY createdAtMs DESC, id DESC LIMIT 1";
 static const char SQL_ST_EXAMPLES[] =
     "SELECT coalesce(sum(n), 0) FROM dseExampleCounts WHERE signatureId = ?1";
+/* A query never writes, so the cache keeps no per-entry hit count (the
+ * dseLmCache.hits column stays 0); hits are counted per run by the LM
+ * client (lm_stats) and reported in receipts and compile reports. */
 static const char SQL_LM_GET[] =
-    "SELECT model, response, createdAtMs, hits FROM dseLmCache WHERE key = ?1";
-/* SQL_LM_GET's columns but hits (counted by the read) */
+    "SELECT model, response, createdAtMs FROM dseLmCache WHERE key = ?1";
 static const struct field lm_fields[] = {
     {"model", F_TEXT}, {"response", F_JSON}, {"createdAtMs", F_NUM}};
 
-static const char SQL_LM_HIT[] = "UPDATE dseLmCache SET hits = hits + 1 WHERE key = ?1";
 static const char SQL_LM_PUT[] =
     "INSERT INTO dseLmCache (key, model, response, createdAtMs, hits) VALUES (?1, ?2, ?3, ?4, 0) "
     "ON CONFLICT (key) DO NOTHING";
@@ -2962,15 +2971,7 @@ static int do_x_lm_get(struct ctx *c, cJSON **out)
         return 0;
     }
     cJSON *e = row_obj(c, s, lm_fields, ARRAY_LEN(lm_fields));
-    int64_t hits = sqlite3_column_int64(s, 3);
     sqlite3_reset(s);
-    if (!c->st->read_only) {
-        sqlite3_stmt *u = S(c, SQL_LM_HIT);
-        bt(c, u, 1, key);
-        if (run(c, u) == 0)
-            hits++;
-    }
-    json_set_num(e, "hits", (double)hits);
     *out = ok_obj();
     json_set(*out, "entry", e);
     return c->failed ? -1 : 0;
@@ -3049,7 +3050,7 @@ static int do_x_lm_put(struct ctx *c, cJSON **out)
     X(x_examples_delete, TX_FULL)        \
     X(x_examples_counts, TX_READ)        \
     X(x_events_page, TX_READ)            \
-    X(x_lm_get, TX_LMGET)                \
+    X(x_lm_get, TX_READ)                 \
     X(x_lm_put, TX_NORMAL)
 
 #define SQ_WRAP(id, mode)                                                                  \
