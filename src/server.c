@@ -305,6 +305,7 @@ struct conn {
     enum conn_phase phase;
     int64_t since_ms; /* when the connection became ready for its next request */
     struct conn *prev, *next;
+    bool url_nul;     /* unescape_url met %00 in the current request's URL */
 };
 
 struct server {
@@ -810,6 +811,116 @@ static enum route route_of(const char *url, const char **rest)
     return ROUTE_NONE;
 }
 
+/* ---- request checks before routing ---- */
+
+static int hex_digit(char ch)
+{
+    return ch >= '0' && ch <= '9'   ? ch - '0'
+           : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+           : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+                                    : -1;
+}
+
+/* MHD_OPTION_UNESCAPE_CALLBACK: libmicrohttpd's own %XX decoding of the
+ * path and the query arguments, except that a %00 is noted on the
+ * connection.  Decoded text ends at the NUL, so "/api/query%00junk" would
+ * be routed as "/api/query"; request_refused answers 400 instead. */
+static size_t unescape_url(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls;
+    char *w = s;
+    bool nul = false;
+    for (const char *p = s; *p;) {
+        int hi, lo;
+        if (p[0] == '%' && (hi = hex_digit(p[1])) >= 0 && (lo = hex_digit(p[2])) >= 0) {
+            *w++ = (char)(hi << 4 | lo);
+            nul |= hi == 0 && lo == 0;
+            p += 3;
+        } else {
+            *w++ = *p++;
+        }
+    }
+    *w = 0;
+    if (nul) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        struct conn *k = ci ? ci->socket_context : NULL;
+        if (k)
+            k->url_nul = true;
+    }
+    return (size_t)(w - s);
+}
+
+struct header_count {
+    unsigned content_length, authorization, transfer_encoding;
+    bool nul;
+    const char *te; /* the (only) Transfer-Encoding value */
+};
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    size_t key_size, const char *value, size_t value_size)
+{
+    struct header_count *h = cls;
+    (void)kind;
+    if (!key)
+        return MHD_YES;
+    if (strlen(key) != key_size || (value && strlen(value) != value_size))
+        h->nul = true;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+        h->content_length++;
+    else if (strcasecmp(key, MHD_HTTP_HEADER_AUTHORIZATION) == 0)
+        h->authorization++;
+    else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        h->transfer_encoding++;
+        h->te = value ? value : "";
+    }
+    return MHD_YES;
+}
+
+/* True if v, without surrounding spaces and tabs, is `word` (any case). */
+static bool header_is(const char *v, const char *word)
+{
+    while (*v == ' ' || *v == '\t')
+        v++;
+    size_t n = strlen(v), w = strlen(word);
+    while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+        n--;
+    return n == w && strncasecmp(v, word, w) == 0;
+}
+
+/* Requests libmicrohttpd passes on but that have no single meaning:
+ * a %00 in the URL, a NUL inside a header (a token would match by its
+ * prefix), two Content-Length or two Authorization headers (which one
+ * counts?), Content-Length with Transfer-Encoding (400), and any
+ * Transfer-Encoding but chunked (501: MHD would wait for the client to
+ * close the connection).  True when an error answer was queued (*rc). */
+static bool request_refused(struct server *s, struct MHD_Connection *c, struct req *r,
+                            enum MHD_Result *rc)
+{
+    bool url_nul = r->conn && r->conn->url_nul;
+    if (r->conn)
+        r->conn->url_nul = false;
+    struct header_count h = {0};
+    MHD_get_connection_values_n(c, MHD_HEADER_KIND, count_header, &h);
+    if (url_nul)
+        *rc = fail_with(s, c, r, 400, "invalid_request", "the URL holds an encoded NUL (%%00)");
+    else if (h.nul)
+        *rc = fail_with(s, c, r, 400, "invalid_request", "a request header holds a NUL byte");
+    else if (h.content_length > 1)
+        *rc = fail_with(s, c, r, 400, "invalid_request", "more than one Content-Length header");
+    else if (h.authorization > 1)
+        *rc = fail_with(s, c, r, 400, "invalid_request", "more than one Authorization header");
+    else if (h.transfer_encoding > 1 || (h.transfer_encoding && !header_is(h.te, "chunked")))
+        *rc = fail_with(s, c, r, 501, "unsupported",
+                        "Transfer-Encoding: only chunked is supported");
+    else if (h.transfer_encoding && h.content_length)
+        *rc = fail_with(s, c, r, 400, "invalid_request",
+                        "both Transfer-Encoding and Content-Length");
+    else
+        return false;
+    return true;
+}
+
 /* First call for a request: headers are in, the body is not.  Answers
  * right away when the route, method, token or declared size is wrong, so
  * no body is read for a request that will be refused. */
@@ -819,6 +930,9 @@ static enum MHD_Result begin_request(struct server *s, struct MHD_Connection *c,
     bool post_route = r->route == ROUTE_QUERY || r->route == ROUTE_MUTATION ||
                       r->route == ROUTE_ACTION;
     bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+    enum MHD_Result refused;
+    if (request_refused(s, c, r, &refused))
+        return refused;
     if (r->route == ROUTE_NONE)
         return fail_with(s, c, r, 404, "not_found", "no route %.200s", r->url);
     if (post_route ? strcmp(method, "POST") != 0 : !get) {
@@ -1165,6 +1279,7 @@ int server_run(const struct server_config *cfg, struct dse_err *err)
         {MHD_OPTION_THREAD_POOL_SIZE, threads, NULL},
         {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, &s},
         {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, &s},
+        {MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape_url, NULL},
         {MHD_OPTION_END, 0, NULL},
     };
     uint16_t want_port = ntohs(la.v6 ? ((struct sockaddr_in6 *)&la.ss)->sin6_port
