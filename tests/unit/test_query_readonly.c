@@ -124,15 +124,25 @@ static void assert_same(const struct snapshot *a, const struct snapshot *b)
         fail_msg("the database or WAL file changed during queries");
 }
 
+/* Two connections to the store file, one LM cache entry (key sha256:k1,
+ * model m), and the snapshot taken after writing it. */
+static void open_with_entry(const struct fx *fx, struct store **st, struct store **other,
+                            struct snapshot *before)
+{
+    *st = open_rw(fx->path);
+    *other = open_rw(fx->path);
+    cJSON_Delete(call(*st, STORE_OP_x_lm_put,
+                      "{\"key\":\"sha256:k1\",\"model\":\"m\",\"response\":{\"text\":\"hi\"}}"));
+    snap(fx, *st, *other, before);
+}
+
 /* N gets (hits and misses) through the store API change nothing. */
 static void test_lm_get_is_read_only(void **state)
 {
     struct fx *fx = *state;
-    struct store *st = open_rw(fx->path), *other = open_rw(fx->path);
-    cJSON_Delete(call(st, STORE_OP_x_lm_put,
-                      "{\"key\":\"sha256:k1\",\"model\":\"m\",\"response\":{\"text\":\"hi\"}}"));
+    struct store *st, *other;
     struct snapshot before, after;
-    snap(fx, st, other, &before);
+    open_with_entry(fx, &st, &other, &before);
     for (int i = 0; i < 25; i++) {
         cJSON *r = call(st, STORE_OP_x_lm_get, "{\"key\":\"sha256:k1\"}");
         assert_string_equal(json_str(json_get(r, "entry"), "model", "?"), "m");
@@ -197,11 +207,9 @@ static void test_lm_cache_hit_writes_nothing(void **state)
 static void test_every_query_is_read_only(void **state)
 {
     struct fx *fx = *state;
-    struct store *st = open_rw(fx->path), *other = open_rw(fx->path);
-    cJSON_Delete(call(st, STORE_OP_x_lm_put,
-                      "{\"key\":\"sha256:k1\",\"model\":\"m\",\"response\":{\"text\":\"hi\"}}"));
+    struct store *st, *other;
     struct snapshot before, after;
-    snap(fx, st, other, &before);
+    open_with_entry(fx, &st, &other, &before);
     struct dse_err perr;
     cJSON *args = json_parse_str("{\"key\":\"sha256:k1\",\"signatureId\":\"s\",\"limit\":5}", &perr);
     assert_non_null(args);
