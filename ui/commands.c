@@ -49,20 +49,6 @@ void commands_arm(struct ui *ui)
                                "stay off (restart it without --read-only to make changes)");
         return;
     }
-    if (!ui->remote && ui->ctx->read_only) {
-        /* The SQLite handle was opened read-only: open a writable one. */
-        struct dse_err err = {0};
-        struct store *rw = store_open_sqlite(ui->store_path, STORE_NO_CREATE, &err);
-        if (!rw) {
-            ui_err(ui, &err);
-            return;
-        }
-        store_set_actor(rw, ui->st->actor);
-        store_close(ui->st);
-        ui->st = rw;
-        ui->ctx->st = rw;
-        ui->changes = 0;
-    }
     ui->st->read_only = false;
     ui->armed = true;
     ui->all_dirty = true;
@@ -70,14 +56,22 @@ void commands_arm(struct ui *ui)
     ui_msg(ui, ROLE_WARN, "ARMED: writes are enabled for this session");
 }
 
+/* A log viewer's text: the intro, then "(nothing yet)" when empty. */
+static void log_start(struct sbuf *b, const char *intro, int n)
+{
+    sbuf_add(b, "", 0);
+    sbuf_adds(b, intro);
+    if (!n)
+        sbuf_adds(b, "(nothing yet)\n");
+}
+
 void commands_log(struct ui *ui)
 {
     struct sbuf b = {0};
-    sbuf_add(&b, "", 0);
-    sbuf_adds(&b, "Commands run from this console, as dse CLI commands (oldest first).\n"
-                  "They are also printed when the console exits.\n\n");
-    if (!ui->ncmdlog)
-        sbuf_adds(&b, "(nothing yet)\n");
+    log_start(&b,
+              "Commands run from this console, as dse CLI commands (oldest first).\n"
+              "They are also printed when the console exits.\n\n",
+              ui->ncmdlog);
     for (int i = 0; i < ui->ncmdlog; i++) {
         sbuf_adds(&b, ui->cmdlog[i]);
         sbuf_addc(&b, '\n');
@@ -100,11 +94,10 @@ static const char *level_of(int role)
 void commands_messages(struct ui *ui)
 {
     struct sbuf b = {0};
-    sbuf_add(&b, "", 0);
-    sbuf_adds(&b, "Messages shown on the message line and commands run, newest first\n"
-                  "(a message stays until the next key; q or Esc closes this).\n\n");
-    if (!ui->nmsglog)
-        sbuf_adds(&b, "(nothing yet)\n");
+    log_start(&b,
+              "Messages shown on the message line and commands run, newest first\n"
+              "(a message stays until the next key; q or Esc closes this).\n\n",
+              ui->nmsglog);
     for (int i = ui->nmsglog - 1; i >= 0; i--) {
         const struct ui_msglog *m = &ui->msglog[i];
         char day[32], clock[16];

@@ -167,7 +167,7 @@ void ui_msg(struct ui *ui, int role, const char *fmt, ...)
     vsnprintf(ui->msg, sizeof ui->msg, fmt, ap);
     va_end(ap);
     ui->msg_role = role;
-    ui->msg_drawn = false;
+    ui->msg_drawn_ms = 0;
     ui->chrome_dirty = true;
     if (ui->msg[0])
         msglog_add(ui, role, ui->msg);
@@ -721,7 +721,8 @@ void ui_render(struct ui *ui)
         if (ui->w_msg) {
             draw_text(ui, ui->w_msg, 0, 0, ui->lay.message.w, ui->msg_role, ui->msg, TEXT_LEFT);
             wnoutrefresh(ui->w_msg);
-            ui->msg_drawn = ui->msg[0] != 0;
+            if (ui->msg[0] && !ui->msg_drawn_ms)
+                ui->msg_drawn_ms = util_mono_ms();
         }
     }
     for (int i = 0; i < PANE__COUNT; i++) {
@@ -952,11 +953,11 @@ static void ui_dispatch(struct ui *ui, int key)
             ui->quit = true;
         return;
     }
-    /* A message that has been on screen goes with the next key (the
-     * history keeps it: L). */
-    if (ui->msg[0] && ui->msg_drawn) {
+    /* A message that has been on screen a moment goes with the next key
+     * (the history keeps it: L). */
+    if (ui->msg[0] && ui->msg_drawn_ms && util_mono_ms() - ui->msg_drawn_ms >= UI_MSG_MIN_MS) {
         ui->msg[0] = 0;
-        ui->msg_drawn = false;
+        ui->msg_drawn_ms = 0;
         ui->chrome_dirty = true;
     }
     if (ui->input) {
@@ -1246,8 +1247,9 @@ int ui_console_main(struct cli_ctx *ctx, int argc, char **argv)
     ui->focus_left = true;
     ui->job_pipe[0] = ui->job_pipe[1] = -1;
 
-    /* --read-only on a local store still opens it read-only at the SQLite
-     * level; arming reopens it writable (commands_arm). */
+    /* --read-only (the console's or the global one) holds for the whole
+     * session: arming is refused (commands_arm).  A remote store starts
+     * read-only and A arms it. */
     ro = ro || ctx->read_only;
     ctx->interactive = true;
     struct store *st = cli_store(ctx);

@@ -31,6 +31,7 @@ struct job;
 #define UI_MAX_REFRESH_MS 3600000 /* an hour: benchmarks park the refresh */
 #define UI_CMDLOG_MAX 200
 #define UI_MSGLOG_MAX 500
+#define UI_MSG_MIN_MS 1000
 
 /* One line of the message history (L): a message shown on the message
  * line, or a command run (the full `dse ...` line).  Raw text, sanitised
@@ -82,7 +83,7 @@ struct ui {
 
     char msg[600];            /* message line (raw text; sanitised when drawn) */
     int msg_role;
-    bool msg_drawn;           /* on screen for a frame: the next key clears it */
+    int64_t msg_drawn_ms;     /* monotonic ms it was first drawn, 0 = not yet */
     struct ui_msglog msglog[UI_MSGLOG_MAX]; /* history, oldest first */
     int nmsglog;
     char *cmdlog[UI_CMDLOG_MAX]; /* ring of echoed commands (oldest first) */
@@ -116,9 +117,10 @@ const cJSON *ui_signature(struct ui *ui); /* catalog JSON or NULL */
 void ui_select_signature(struct ui *ui, const char *id);
 
 /* ---- messages and the command log ---- */
-/* Show a message on the message line and keep it in the history.  It stays
- * until the first key pressed after it has been drawn (so it is always seen
- * for at least one frame); L lists the history. */
+/* Show a message on the message line and keep it in the history.  It never
+ * goes by itself: the first key pressed once it has been on screen for
+ * UI_MSG_MIN_MS clears it (keys typed sooner leave it, so a job's result
+ * that lands while the operator types is still seen); L lists the history. */
 void ui_msg(struct ui *ui, int role, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void ui_err(struct ui *ui, const struct dse_err *err);
 /* Record the equivalent CLI command ("dse --db PATH rollback ...") in the

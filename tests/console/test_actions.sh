@@ -53,8 +53,9 @@ dse canary status --signature SelectTool.v1 --json | tr -d ' \n' | grep -q '"can
 dse canary history --signature SelectTool.v1 --json | tr -d ' \n' | grep -q '"action":"stop"' ||
   fail "no stop row in the canary history"
 
-# the command log: every write as a dse command
-keys L; wait_for "command log"
+# the command log: every write as a dse command (L shows it with the
+# messages, :log alone)
+type_text ':log'; keys Enter; wait_for "command log"
 wait_for "\$ dse --db $DB compile --signature"
 wait_for "promote --signature @openagents/autopilot/blueprint/Select"
 wait_for "--compiled-id $CID"

@@ -1,8 +1,8 @@
 #!/bin/sh
-# Messages (issue 10): a message stays on the message line until the first
-# key pressed after it was drawn — never on a timer — and every message is
-# kept in a time-stamped history that L shows (newest first, with the
-# commands run); q or Esc closes it.  The history is sanitised like the
+# Messages (issue 10): a message never goes on a timer; the first key
+# pressed once it has been on screen for a second clears it — and every
+# message is kept in a time-stamped history that L shows (newest first, with
+# the commands run); q or Esc closes it.  The history is sanitised like the
 # message line.
 . "$(dirname "$0")/lib.sh"
 prepare_store
@@ -11,7 +11,7 @@ start_console --signature SelectTool.v1 --pane receipts
 wait_for "Receipts · SelectTool.v1"
 
 type_text ':nosuch'; keys Enter; wait_for "unknown command 'nosuch'"
-# no timer: still there a while later
+# no timer: still there a while later (past the one second it is kept)
 sleep 1.5; capture; grep -q "unknown command 'nosuch'" "$T/screen.txt" || fail "the message went by itself"
 # the next key clears it
 keys j; wait_gone "unknown command 'nosuch'"
