@@ -17,7 +17,7 @@
     X(HELP, "help", "show every key of this pane")                                     \
     X(COMMAND, "command", "command line (:signature ID, :receipts error, :theme, ...)") \
     X(FILTER, "filter", "filter the list (in the viewer: search)")                     \
-    X(BACK, "back", "close the viewer / prompt; clear the filter; quit at top")        \
+    X(BACK, "back", "back one level (viewer, filter, pane); quit at the signatures")   \
     X(QUIT, "quit", "quit the console")                                                \
     X(NEXT_PANE, "next-pane", "next pane")                                             \
     X(PREV_PANE, "prev-pane", "previous pane")                                         \

@@ -830,8 +830,8 @@ static void show_help(struct ui *ui, int scope)
                            "%s\n"
                            "Commands (:): signature ID, pane NAME, receipts [error|ok|all] "
                            "[strategy=S] [compiled=ID] [thread=T],\n"
-                           "  theme NAME, refresh MS, filter TEXT, arm, log, messages, save-screen PATH, "
-                           "help, q\n",
+                           "  theme NAME, refresh MS, filter TEXT, arm, log, messages, "
+                           "save-screen PATH, help, q\n",
                            scope_name(scope), keys);
     free(keys);
     char title[64];
@@ -1344,7 +1344,7 @@ int ui_console_main(struct cli_ctx *ctx, int argc, char **argv)
     }
     if (!ui->msg[0])
         ui_msg(ui, ROLE_DIM, "%s",
-               ui->ro_locked  ? "read-only (--read-only): writes are off for this session; ? for help"
+               ui->ro_locked   ? "read-only (--read-only): writes are off for this session; ? help"
                : ui->read_only ? "read-only: press A to arm writes; ? for help"
                                : "? for help, : for commands, q to quit");
     ui->next_poll_ms = util_mono_ms() + ui->refresh_ms;
