@@ -95,8 +95,9 @@ void commands_messages(struct ui *ui)
 {
     struct sbuf b = {0};
     log_start(&b,
-              "Messages shown on the message line and commands run, newest first\n"
-              "(a message stays until the next key; q or Esc closes this).\n\n",
+              "Messages shown on the message line and commands run, newest first.\n"
+              "A message stays up until a key is pressed a second or more after it\n"
+              "appeared; they are all kept here.  q or Esc closes this.\n\n",
               ui->nmsglog);
     for (int i = ui->nmsglog - 1; i >= 0; i--) {
         const struct ui_msglog *m = &ui->msglog[i];
