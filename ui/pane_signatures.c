@@ -134,7 +134,7 @@ static int fetch(void *ctx, const char *cursor, enum lv_dir dir, int limit, cJSO
         json_set_str(a, "signatureId", id);
         /* A failed read fails the whole load: the list keeps its last rows
          * (marked stale) instead of showing "-" as if it were real. */
-        if (!failed && store_call(ui->st, STORE_OP_active_get, a, &out, err) == 0)
+        if (store_call(ui->st, STORE_OP_active_get, a, &out, err) == 0)
             json_set_copy(row, "compiled_id", json_get(out, "compiled_id"));
         else
             failed = 1;
@@ -164,6 +164,8 @@ static int fetch(void *ctx, const char *cursor, enum lv_dir dir, int limit, cJSO
         cJSON_Delete(out);
         cJSON_Delete(a);
         cJSON_AddItemToArray(rows, row);
+        if (failed)
+            break;
     }
     cJSON_Delete(list);
     if (failed) {
