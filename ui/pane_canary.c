@@ -356,9 +356,11 @@ static void draw(struct pane *p)
                     "no active canary (C starts one with the latest compile)");
     }
     const cJSON *as = last_auto_stop(c);
-    if (as)
-        y = draw_kv(ui, p->win, y, 2, w, lw, "last auto", ROLE_ERROR,
-                    fmt_auto_stop(as, line, sizeof line));
+    if (as) {
+        char what[200];
+        snprintf(line, sizeof line, "last %s", fmt_auto_stop(as, what, sizeof what));
+        y = draw_kv(ui, p->win, y, 2, w, lw, "auto-stop", ROLE_ERROR, line);
+    }
     int top = y + 1 > TOP_LINES ? y + 1 : TOP_LINES;
     if (top > p->ih / 2)
         top = p->ih / 2;

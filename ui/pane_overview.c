@@ -203,8 +203,11 @@ static void draw(struct pane *p)
         y = kv(p, y, "canary", ROLE_VALUE, line);
     }
     const cJSON *as = fmt_last_auto_stop(json_get(json_get(o->d, "canaryHistory"), "history"));
-    if (as)
-        y = kv(p, y, "last auto", ROLE_ERROR, fmt_auto_stop(as, line, sizeof line));
+    if (as) {
+        char what[200];
+        snprintf(line, sizeof line, "last %s", fmt_auto_stop(as, what, sizeof what));
+        y = kv(p, y, "auto-stop", ROLE_ERROR, line);
+    }
 
     y = section(p, y + 1, "Last compile");
     const cJSON *last = cJSON_GetArrayItem(json_get(json_get(o->d, "compiles"), "reports"), 0);

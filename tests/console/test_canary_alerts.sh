@@ -38,10 +38,10 @@ dse traffic --signature SelectTool.v1 --count 10 --threads 1 >/dev/null 2>&1 || 
 wait_for "canary AUTO-STOPPED for SelectTool.v1: .* ok=0 err=8 rate=1.000 (max 0.200) canary sha256:$B8" 15
 pane canary
 wait_for "no active canary" 15
-wait_for "last auto   .* ok=0 err=8 rate=1.000 (max 0.200)"
+wait_for "auto-stop   last .* ok=0 err=8 rate=1.000 (max 0.200)"
 pane overview
 wait_for "Overview · SelectTool.v1"
-wait_for "last auto   .* ok=0 err=8 rate=1.000 (max 0.200)" 15
+wait_for "auto-stop   last .* ok=0 err=8 rate=1.000 (max 0.200)" 15
 quit_console
 [ "$(cat "$T/exit.txt")" = 0 ] || fail "console exit $(cat "$T/exit.txt")"
 echo "ok: failing canary drawn as FAILING before minSamples; its auto-stop noticed on the message line and kept in the canary and overview panes"
