@@ -69,6 +69,9 @@
  *   dse renders BlobRefs found in the input as an "Input blobs:" section
  *   (spec §6.1); the render.ts versions we could read do not.  That depends
  *   on the input, not on the artifact, so no artifact check can decide it.
+ *   Likewise a Context blob entry cut at 20,000 characters ends with
+ *   "\n...[truncated]" in those versions and with "…[truncated]" (spec
+ *   §6.1) in dse; no catalog prompt has Context blocks.
  *   Our catalog's prompt texts are our own: the same artifact renders the
  *   reference's own texts there (its instruction.text and few-shot
  *   selection apply the same way).
