@@ -36,6 +36,51 @@ int store_has_op(struct store *st, enum store_op op)
     return st && (unsigned)op < STORE_OP__COUNT && st->ops->fn[op] != NULL;
 }
 
+static bool too_deep(const cJSON *v)
+{
+    return json_depth(v, JSON_MAX_VALUE_DEPTH) > JSON_MAX_VALUE_DEPTH;
+}
+
+/* Whatever is stored must come back: a value deeper than
+ * JSON_MAX_VALUE_DEPTH would, wrapped in a reply, pass the parser's limit
+ * and could never be read (over --remote, or served by dse serve).  In a
+ * batch (an argument that is an array of row objects) each row's fields
+ * count on their own, so a row is taken exactly when the same values put
+ * one at a time would be (an export imports again). */
+static int check_depth(const struct store_op_info *info, const cJSON *args, struct dse_err *err)
+{
+    for (const cJSON *a = args->child; a; a = a->next) {
+        if (!too_deep(a))
+            continue;
+        bool batch = cJSON_IsArray(a) && a->child;
+        for (const cJSON *r = a->child; batch && r; r = r->next)
+            batch = cJSON_IsObject(r);
+        const cJSON *field = NULL;
+        size_t row = 0;
+        for (const cJSON *r = batch ? a->child : NULL; r && !field; r = r->next, row++)
+            for (const cJSON *f = r->child; f && !field; f = f->next)
+                if (too_deep(f))
+                    field = f;
+        if (batch && !field)
+            continue;
+        char name[80], sub[80] = "", where[200];
+        sanitize_into(name, sizeof name, a->string ? a->string : "",
+                      a->string ? strlen(a->string) : 0, 0);
+        if (field) {
+            sanitize_into(sub, sizeof sub, field->string ? field->string : "",
+                          field->string ? strlen(field->string) : 0, 0);
+            snprintf(where, sizeof where, "%s[%zu].%s", name, row - 1, sub);
+        } else {
+            snprintf(where, sizeof where, "%s", name);
+        }
+        return dse_fail(err, "invalid_input",
+                        "%s: argument %s nests deeper than %d levels (the limit for stored JSON "
+                        "values)",
+                        info->path, where, JSON_MAX_VALUE_DEPTH);
+    }
+    return 0;
+}
+
 int store_call(struct store *st, enum store_op op, const cJSON *args, cJSON **out,
                struct dse_err *err)
 {
@@ -58,21 +103,10 @@ int store_call(struct store *st, enum store_op op, const cJSON *args, cJSON **ou
         cJSON_Delete(empty);
         return dse_fail(err, "invalid_input", "%s: arguments must be a JSON object", info->path);
     }
-    /* Whatever is stored must come back: a value deeper than
-     * JSON_MAX_VALUE_DEPTH would, wrapped in a reply, pass the parser's
-     * limit and could never be read (over --remote, or served by dse serve). */
-    if (info->kind == STORE_MUTATION)
-        for (const cJSON *a = args->child; a; a = a->next)
-            if (json_depth(a, JSON_MAX_VALUE_DEPTH) > JSON_MAX_VALUE_DEPTH) {
-                char name[80];
-                sanitize_into(name, sizeof name, a->string ? a->string : "",
-                              a->string ? strlen(a->string) : 0, 0);
-                cJSON_Delete(empty);
-                return dse_fail(err, "invalid_input",
-                                "%s: argument %s nests deeper than %d levels (the limit for "
-                                "stored JSON values)",
-                                info->path, name, JSON_MAX_VALUE_DEPTH);
-            }
+    if (info->kind == STORE_MUTATION && check_depth(info, args, err) < 0) {
+        cJSON_Delete(empty);
+        return -1;
+    }
     cJSON *value = NULL;
     pthread_mutex_lock(&st->lock);
     int rc = st->ops->fn[op](st, args, &value, err);

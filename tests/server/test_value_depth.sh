@@ -46,6 +46,24 @@ grep -q deep900 "$tmp/list" || fail "deep900 missing from the list"
 call query "$READ" "{\"path\":\"dse/examples:listExamples\",\"args\":{\"signatureId\":\"@openagents/autopilot/blueprint/SelectTool.v1\"}}"
 expect 200 '"status":"success"' deep900
 
+# an export at the limit imports again (in a batch each row's fields count
+# on their own), and a batch row one level deeper is refused by name
+"$DSE_BIN" --remote "$url" examples export -s "$SIG" -o "$tmp/export.jsonl" 2>"$tmp/experr" ||
+  fail "export over --remote: $(head -c 300 "$tmp/experr")"
+grep -q deep900 "$tmp/export.jsonl" || fail "deep900 missing from the export"
+"$DSE_BIN" --remote "$url" examples import "$tmp/export.jsonl" -s "$SIG" >/dev/null 2>"$tmp/imperr" ||
+  fail "re-import of the export: $(head -c 300 "$tmp/imperr")"
+nested 901 >"$tmp/meta"
+awk -v inp="$IN" 'BEGIN { getline m <ARGV[1]; ARGV[1] = "";
+  printf "{\"exampleId\":\"ok1\",\"inputJson\":%s,\"expectedJson\":{\"action\":\"none\"}}\n", inp;
+  printf "{\"exampleId\":\"deep901\",\"inputJson\":%s,\"expectedJson\":{\"action\":\"none\"},\"meta\":%s}\n", inp, m }' \
+  "$tmp/meta" >"$tmp/deep.jsonl"
+if "$DSE_BIN" --remote "$url" examples import "$tmp/deep.jsonl" -s "$SIG" >/dev/null 2>"$tmp/imperr"; then
+  fail "a batch row with meta 901 levels deep was imported"
+fi
+grep -q "rows\[1\].meta nests deeper than 900" "$tmp/imperr" ||
+  fail "batch refusal does not name rows[1].meta: $(cat "$tmp/imperr")"
+
 # refused TEXT: the last call was refused with a Convex error body holding
 # TEXT (the status of a function error is the server's business: 400 or
 # Convex's 560)
