@@ -200,12 +200,46 @@ static void test_whitespace(void **state)
     str_is("\"a\\fb\"", "a\fb");
 }
 
+/* ---- json_depth, as json_parse counts nesting ---- */
+
+static void test_depth(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        int depth;
+    } cases[] = {
+        {"1", 0}, {"\"s\"", 0}, {"[]", 1}, {"{}", 1}, {"[1,[2]]", 2},
+        {"{\"a\":[1],\"b\":{\"c\":{}}}", 3}, {"[[],[[[]]],[]]", 4},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        cJSON *v = ok(cases[i].text);
+        assert_int_equal(json_depth(v, 100), cases[i].depth);
+        cJSON_Delete(v);
+    }
+    /* exact up to the cap, cap + 1 beyond; the value JSON_MAX_DEPTH parses */
+    struct sbuf b = {0};
+    for (int i = 0; i < JSON_MAX_DEPTH; i++)
+        sbuf_addc(&b, '[');
+    for (int i = 0; i < JSON_MAX_DEPTH; i++)
+        sbuf_addc(&b, ']');
+    cJSON *v = ok(b.s);
+    assert_int_equal(json_depth(v, JSON_MAX_DEPTH), JSON_MAX_DEPTH);
+    assert_int_equal(json_depth(v, JSON_MAX_VALUE_DEPTH), JSON_MAX_VALUE_DEPTH + 1);
+    assert_int_equal(json_depth(v, 0), 1);
+    assert_int_equal(json_depth(v->child, JSON_MAX_DEPTH), JSON_MAX_DEPTH - 1);
+    cJSON_Delete(v);
+    sbuf_free(&b);
+    /* the stored-value limit leaves room for a reply's envelope */
+    assert_true(JSON_MAX_VALUE_DEPTH + 8 <= JSON_MAX_DEPTH);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_unicode_escapes), cmocka_unit_test(test_surrogates),
         cmocka_unit_test(test_bad_numbers),         cmocka_unit_test(test_good_numbers),
-        cmocka_unit_test(test_whitespace),
+        cmocka_unit_test(test_whitespace),          cmocka_unit_test(test_depth),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
