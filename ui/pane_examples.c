@@ -42,6 +42,7 @@ struct examples {
     const char *values_src; /* "catalog", "schema", "dataset", NULL */
     cJSON *undo[UNDO_MAX];  /* rows as they were before each decision */
     int nundo;
+    struct stale stale; /* the store did not answer the last load */
 };
 
 static const struct lv_col cols[] = {
@@ -173,12 +174,17 @@ static void load_values(struct pane *p)
     cJSON_Delete(out);
 }
 
-static void load_counts(struct pane *p)
+/* Counts of the selected signature.  When the store does not answer, the
+ * counts read last stay (the pane is marked stale) rather than zeros. */
+static bool load_counts(struct pane *p)
 {
     struct examples *e = p->priv;
+    cJSON *c = NULL;
+    if (ui_call(p->ui, STORE_OP_x_examples_counts, ui_sig_args(p->ui), &c) < 0)
+        return false;
     cJSON_Delete(e->counts);
-    e->counts = NULL;
-    ui_call(p->ui, STORE_OP_x_examples_counts, ui_sig_args(p->ui), &e->counts);
+    e->counts = c;
+    return true;
 }
 
 static int on_data(struct pane *p)
@@ -190,8 +196,11 @@ static int on_data(struct pane *p)
     if (listview_sig_load(ui, &e->lv, e->sig, sizeof e->sig)) {
         clear_undo(e);
         load_values(p);
+        cJSON_Delete(e->counts); /* another signature: old counts are not its */
+        e->counts = NULL;
     }
-    load_counts(p);
+    bool ok = load_counts(p);
+    stale_result(&e->stale, ok && !e->lv.err[0]);
     return UI_REDRAW;
 }
 
@@ -462,17 +471,24 @@ static void draw(struct pane *p)
     struct ui *ui = p->ui;
     char line[1200], b1[600];
     snprintf(p->subtitle, sizeof p->subtitle, "%s", ui_sig_label(ui));
+    stale_subtitle(&e->stale, p);
     const cJSON *c = e->counts, *sp = json_get(c, "splits");
     double acc = json_num(c, "accepted", 0), rej = json_num(c, "rejected", 0);
-    snprintf(line, sizeof line, "labeled %.0f/%.0f (accepted %.0f, rejected %.0f)%strain %.0f holdout %.0f%sundo %d",
-             acc + rej, json_num(c, "total", 0), acc, rej, DOT, json_num(sp, "train", 0),
-             json_num(sp, "holdout", 0) + json_num(sp, "dev", 0), DOT, e->nundo);
+    if (c)
+        snprintf(line, sizeof line,
+                 "labeled %.0f/%.0f (accepted %.0f, rejected %.0f)%strain %.0f holdout %.0f%sundo %d",
+                 acc + rej, json_num(c, "total", 0), acc, rej, DOT, json_num(sp, "train", 0),
+                 json_num(sp, "holdout", 0) + json_num(sp, "dev", 0), DOT, e->nundo);
+    else
+        snprintf(line, sizeof line, "labeled (unavailable: the store did not answer)%sundo %d", DOT,
+                 e->nundo);
     draw_clean(ui, p->win, 1, 2, p->iw - 1, ROLE_TITLE, line, TEXT_LEFT);
-    int avail = p->ih - 1;
+    int top = draw_stale(ui, p->win, 2, 2, p->iw - 1, &e->stale);
+    int avail = p->ih - (top - 1);
     int list_h = avail >= 14 ? avail / 2 : avail;
-    listview_draw(ui, &e->lv, p->win, 2, 1, list_h, p->iw, p->focused);
+    listview_draw(ui, &e->lv, p->win, top, 1, list_h, p->iw, p->focused);
     listview_position(&e->lv, p->note, sizeof p->note);
-    int y = 2 + list_h;
+    int y = top + list_h;
     const cJSON *row = listview_selected(&e->lv);
     if (y > p->ih || !row)
         return;

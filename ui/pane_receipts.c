@@ -32,6 +32,7 @@ struct receipts {
     char sig[256];
     char *result, *strategy, *compiled, *thread; /* filters (NULL = any) */
     bool filters_changed;
+    struct stale stale; /* the store did not answer the last load */
 };
 
 /* Columns that do not fit are dropped from the right: most useful first. */
@@ -153,6 +154,8 @@ static int on_data(struct pane *p)
         r->filters_changed = false;
         listview_reset(ui, &r->lv);
     }
+    /* A failed reload keeps the rows read last; they are marked stale. */
+    stale_result(&r->stale, !r->lv.err[0]);
     return UI_REDRAW;
 }
 
@@ -176,7 +179,11 @@ static void draw(struct pane *p)
     snprintf(p->subtitle, sizeof p->subtitle, "%s", clean);
     free(clean);
     sbuf_free(&t);
-    listview_draw(p->ui, &r->lv, p->win, 1, 1, p->ih, p->iw, p->focused);
+    stale_subtitle(&r->stale, p);
+    int h = r->stale.since_ms && p->ih > 2 ? p->ih - 1 : p->ih;
+    listview_draw(p->ui, &r->lv, p->win, 1, 1, h, p->iw, p->focused);
+    if (h < p->ih)
+        draw_stale(p->ui, p->win, p->ih, 1, p->iw, &r->stale);
     listview_position(&r->lv, p->note, sizeof p->note);
 }
 

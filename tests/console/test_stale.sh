@@ -41,6 +41,15 @@ pane overview
 wait_for "Overview · SelectTool.v1"
 wait_for "pointer     sha256:$A0"
 wait_for "SelectTool.v1 $A0"
+# the two list panes, loaded while the store answers
+pane receipts
+wait_for "Receipts · SelectTool.v1"
+wait_for "[0-9]/[0-9]"
+pane examples
+wait_for "Examples · SelectTool.v1"
+wait_for "labeled [0-9]*/34 "
+pane overview
+wait_for "Overview · SelectTool.v1"
 
 stop_srv
 wait_for "Overview · SelectTool.v1 · STALE since [0-2][0-9]:[0-5][0-9]:[0-5][0-9]" 15
@@ -60,6 +69,19 @@ wait_for "Canary · SelectTool.v1 · STALE since" 15
 capture
 grep -q "$CAN at 50% of threads" "$T/screen.txt" || fail "the canary pane dropped its canary"
 grep -q "no active canary" "$T/screen.txt" && fail "the canary pane says no canary while offline"
+
+# the lists keep their rows, the example counts stay (not zeros)
+pane receipts
+wait_for "Receipts · SelectTool.v1 · STALE since" 15
+wait_for "STALE since .* (store not answering); data as of"
+capture
+grep -q " Ok \| Error " "$T/screen.txt" || fail "the receipts pane dropped its rows while offline"
+pane examples
+wait_for "Examples · SelectTool.v1 · STALE since" 15
+capture
+grep -q "labeled [0-9]*/34 " "$T/screen.txt" || fail "the examples pane lost its counts while offline"
+grep -q "labeled 0/0" "$T/screen.txt" && fail "the examples pane shows zero counts while offline"
+grep -q "selecttool" "$T/screen.txt" || fail "the examples pane dropped its rows while offline"
 
 # a pane never loaded: unavailable, not "(none)"
 pane history
