@@ -22,11 +22,13 @@
 #include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "catalog.h"
 #include "collate.h"
 #include "json.h"
 #include "util.h"
@@ -694,6 +696,171 @@ static int fallback_examples_page(struct store *st, const cJSON *args, cJSON **o
     return 0;
 }
 
+static int cmp_cstr(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The catalog extensions on a plain reference deployment: it keeps no
+ * catalog, so the signatures are dse's built-in ones (as catalog_resolve
+ * and compile use there). */
+static int fallback_sig_list(struct store *st, const cJSON *args, cJSON **out,
+                             struct dse_err *err)
+{
+    (void)st;
+    (void)args;
+    cJSON *all = catalog_load(NULL, err);
+    if (!all)
+        return -1;
+    int n = cJSON_GetArraySize(all), k = 0;
+    const char **ids = xcalloc((size_t)n + 1, sizeof *ids);
+    for (const cJSON *s = all->child; s; s = s->next)
+        ids[k++] = catalog_id(s);
+    qsort(ids, (size_t)k, sizeof *ids, cmp_cstr);
+    cJSON *list = json_arr();
+    for (int i = 0; i < k; i++) {
+        cJSON *row = json_obj();
+        json_set_str(row, "signatureId", ids[i]);
+        json_set_null(row, "updatedAtMs");
+        cJSON_AddItemToArray(list, row);
+    }
+    free(ids);
+    cJSON_Delete(all);
+    *out = json_obj();
+    json_set_bool(*out, "ok", true);
+    json_set(*out, "signatures", list);
+    return 0;
+}
+
+static int fallback_sig_get(struct store *st, const cJSON *args, cJSON **out,
+                            struct dse_err *err)
+{
+    (void)st;
+    const char *sig;
+    if (store_arg_str(args, "signatureId", true, 0, &sig, err) < 0)
+        return -1;
+    struct dse_err sub;
+    cJSON *found = catalog_builtin(sig, &sub);
+    if (!found && strcmp(sub.code, "unknown_signature") != 0)
+        return dse_fail(err, sub.code, "%s", sub.msg);
+    *out = json_obj();
+    json_set_bool(*out, "ok", true);
+    json_set(*out, "signature", found ? found : cJSON_CreateNull());
+    return 0;
+}
+
+/* x_sig_stats from the reference's lists: receipts among the newest 200
+ * (its maximum), examples among the first 500, the newest compile report;
+ * "partial": true when a cap was reached, so the figures are lower bounds. */
+static int fallback_sig_stats(struct store *st, const cJSON *args, cJSON **out,
+                              struct dse_err *err)
+{
+    const char *sig;
+    if (store_arg_str(args, "signatureId", true, 0, &sig, err) < 0)
+        return -1;
+    const cJSON *since_v = store_arg(args, "sinceMs");
+    double since = cJSON_IsNumber(since_v) && isfinite(since_v->valuedouble) ? since_v->valuedouble : 0;
+    cJSON *q = json_obj(), *rc = NULL, *cr = NULL, *ex = NULL;
+    json_set_str(q, "signatureId", sig);
+    json_set_num(q, "limit", 200);
+    int fail = remote_call(st->impl, STORE_OP_receipts_list_admin, q, &rc, err);
+    json_set_num(q, "limit", 1);
+    if (!fail)
+        fail = remote_call(st->impl, STORE_OP_compile_list, q, &cr, err);
+    json_set_num(q, "limit", 500);
+    if (!fail)
+        fail = remote_call(st->impl, STORE_OP_examples_list, q, &ex, err);
+    cJSON_Delete(q);
+    if (fail) {
+        cJSON_Delete(rc);
+        cJSON_Delete(cr);
+        cJSON_Delete(ex);
+        return -1;
+    }
+    const cJSON *rows = json_get(rc, "receipts");
+    if (!rows && cJSON_IsArray(rc))
+        rows = rc; /* an older dse serve answered the bare list */
+    double n = 0, errors = 0, last = -1;
+    const cJSON *r;
+    cJSON_ArrayForEach(r, rows)
+    {
+        double at = json_num(r, "createdAtMs", 0);
+        if (at > last)
+            last = at;
+        if (at < since)
+            continue;
+        n++;
+        if (!strcmp(json_str(r, "resultTag", ""), "Error"))
+            errors++;
+    }
+    int nex = cJSON_GetArraySize(json_get(ex, "examples"));
+    const cJSON *newest = cJSON_GetArrayItem(json_get(cr, "reports"), 0);
+    cJSON *o = json_obj();
+    json_set_bool(o, "ok", true);
+    json_set_num(o, "receipts", n);
+    json_set_num(o, "errors", errors);
+    if (last >= 0)
+        json_set_num(o, "lastReceiptAtMs", last);
+    else
+        json_set_null(o, "lastReceiptAtMs");
+    if (newest)
+        json_set_num(o, "lastCompileAtMs", json_num(newest, "createdAtMs", 0));
+    else
+        json_set_null(o, "lastCompileAtMs");
+    json_set_null(o, "lastRunId");
+    json_set_num(o, "examples", nex);
+    json_set_bool(o, "partial", cJSON_GetArraySize(rows) >= 200 || nex >= 500);
+    cJSON_Delete(rc);
+    cJSON_Delete(cr);
+    cJSON_Delete(ex);
+    *out = o;
+    return 0;
+}
+
+/* x_examples_counts from listExamples (the first 500: "partial" beyond). */
+static int fallback_examples_counts(struct store *st, const cJSON *args, cJSON **out,
+                                    struct dse_err *err)
+{
+    const char *sig;
+    if (store_arg_str(args, "signatureId", true, 0, &sig, err) < 0)
+        return -1;
+    cJSON *q = json_obj(), *res = NULL;
+    json_set_str(q, "signatureId", sig);
+    json_set_num(q, "limit", 500);
+    int rc = remote_call(st->impl, STORE_OP_examples_list, q, &res, err);
+    cJSON_Delete(q);
+    if (rc < 0)
+        return -1;
+    static const char *const names[] = {"train", "holdout", "dev", "test", "none"};
+    double by[5] = {0}, total = 0, accepted = 0, rejected = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, json_get(res, "examples"))
+    {
+        const char *sp = json_str(e, "split", NULL);
+        int idx = 4;
+        for (int i = 0; sp && i < 4; i++)
+            if (!strcmp(sp, names[i]))
+                idx = i;
+        by[idx]++;
+        total++;
+        const char *rv = json_str(json_path(e, "meta.review"), "status", "");
+        accepted += !strcmp(rv, "accepted");
+        rejected += !strcmp(rv, "rejected");
+    }
+    cJSON_Delete(res);
+    cJSON *o = json_obj(), *sp = json_obj();
+    json_set_bool(o, "ok", true);
+    json_set_num(o, "total", total);
+    for (int i = 0; i < 5; i++)
+        json_set_num(sp, names[i], by[i]);
+    json_set(o, "splits", sp);
+    json_set_num(o, "accepted", accepted);
+    json_set_num(o, "rejected", rejected);
+    json_set_bool(o, "partial", total >= 500);
+    *out = o;
+    return 0;
+}
+
 static uint64_t remote_poll_changes(struct store *st)
 {
     struct remote *r = st->impl;
@@ -769,6 +936,14 @@ static int remote_probe(struct store *st, struct dse_err *err)
         r->ops.fn[STORE_OP_x_receipts_page] = fallback_receipts_page;
     if (!r->ops.fn[STORE_OP_x_examples_page])
         r->ops.fn[STORE_OP_x_examples_page] = fallback_examples_page;
+    if (!r->ops.fn[STORE_OP_x_sig_list])
+        r->ops.fn[STORE_OP_x_sig_list] = fallback_sig_list;
+    if (!r->ops.fn[STORE_OP_x_sig_get])
+        r->ops.fn[STORE_OP_x_sig_get] = fallback_sig_get;
+    if (!r->ops.fn[STORE_OP_x_sig_stats])
+        r->ops.fn[STORE_OP_x_sig_stats] = fallback_sig_stats;
+    if (!r->ops.fn[STORE_OP_x_examples_counts])
+        r->ops.fn[STORE_OP_x_examples_counts] = fallback_examples_counts;
     return 0;
 }
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compat.h"
 #include "compile.h"
 #include "fmt.h"
 #include "gate.h"
@@ -489,7 +490,12 @@ static int compile_job(struct job *j, struct store *st, struct dse_err *err)
                                                 : 4,
                              .progress = compile_progress,
                              .user = j,
-                             .cancel = &j->cancel};
+                             .cancel = &j->cancel,
+                             /* as dse loop: a plain reference deployment only
+                              * serves what its runtime renders */
+                             .profile = compat_store_is_plain_reference(st)
+                                            ? COMPAT_PROFILE_REFERENCE
+                                            : NULL};
     int rc = compile_run(st, &o, &a->cres, err);
     a->has_cres = rc == 0;
     lm_close(lm);

@@ -27,33 +27,7 @@ jget() { sed -n "s/^  \"$1\": *\"\{0,1\}\([^\",]*\)\"\{0,1\},\{0,1\}$/\1/p" "$2"
 expect_rc 0 "$D" --db "$tmp/dse.db" init
 expect_rc 0 "$D" --db "$tmp/dse.db" examples import "$FIX" --signature "$SIG"
 start_server
-cat >"$tmp/proxy.js" <<'EOF'
-const http = require("http");
-const up = new URL(process.argv[2]);
-const srv = http.createServer((req, res) => {
-  const chunks = [];
-  req.on("data", (c) => chunks.push(c));
-  req.on("end", () => {
-    const body = Buffer.concat(chunks);
-    let path = "";
-    try { path = JSON.parse(body.toString("utf8")).path || ""; } catch (e) {}
-    if (String(path).startsWith("dsex/")) {
-      res.writeHead(400, { "content-type": "application/json" });
-      res.end(JSON.stringify({ status: "error",
-        errorMessage: "[Request ID: 1] Server Error\nCould not find public function for '" + path + "'." }));
-      return;
-    }
-    const headers = { "content-type": "application/json", "content-length": body.length };
-    if (req.headers.authorization) headers.authorization = req.headers.authorization;
-    const f = http.request({ host: up.hostname, port: up.port, path: req.url, method: req.method, headers },
-      (r) => { res.writeHead(r.statusCode, r.headers); r.pipe(res); });
-    f.on("error", (e) => { res.writeHead(502); res.end(String(e)); });
-    f.end(body);
-  });
-});
-srv.listen(0, "127.0.0.1", () => console.log("proxy on http://127.0.0.1:" + srv.address().port));
-EOF
-node "$tmp/proxy.js" "$url" >"$tmp/proxy.out" 2>"$tmp/proxy.err" &
+node "$DSE_SRCDIR/tests/server/plain_reference_proxy.js" "$url" >"$tmp/proxy.out" 2>"$tmp/proxy.err" &
 ppid=$!
 purl=""
 i=0
