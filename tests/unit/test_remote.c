@@ -276,16 +276,39 @@ static void test_plain_deployment(void **state)
     snprintf(want, sizeof want, "remote:http://127.0.0.1:%u", fake_port);
     assert_string_equal(st->desc, want); /* no credentials in the description */
     assert_true(store_has_op(st, STORE_OP_artifacts_get));
-    assert_false(store_has_op(st, STORE_OP_x_sig_get));
     assert_false(store_has_op(st, STORE_OP_x_receipts_batch));
+    assert_false(store_has_op(st, STORE_OP_x_sig_put));
     assert_true(store_has_op(st, STORE_OP_x_receipts_page)); /* emulated */
     assert_true(store_has_op(st, STORE_OP_x_examples_page));
+    assert_true(store_has_op(st, STORE_OP_x_sig_list));
+    assert_true(store_has_op(st, STORE_OP_x_sig_get));
+    assert_true(store_has_op(st, STORE_OP_x_sig_stats));
+    assert_true(store_has_op(st, STORE_OP_x_examples_counts));
     cJSON *info = NULL;
     assert_int_equal(store_call(st, STORE_OP_x_info, NULL, &info, &err), 0);
     assert_int_equal(cJSON_GetArraySize(json_get(info, "extensions")), 0);
     cJSON_Delete(info);
+    /* the catalog is dse's built-in one (the deployment keeps it in code) */
+    cJSON *list = NULL;
+    assert_int_equal(store_call(st, STORE_OP_x_sig_list, NULL, &list, &err), 0);
+    const cJSON *first = cJSON_GetArrayItem(json_get(list, "signatures"), 0);
+    assert_non_null(first);
+    assert_true(cJSON_GetArraySize(json_get(list, "signatures")) >= 8);
+    cJSON *ga = json_obj(), *one = NULL;
+    json_set_str(ga, "signatureId", json_str(first, "signatureId", ""));
+    assert_int_equal(store_call(st, STORE_OP_x_sig_get, ga, &one, &err), 0);
+    assert_string_equal(json_str(json_get(one, "signature"), "signatureId", ""),
+                        json_str(first, "signatureId", "?"));
+    cJSON_Delete(one);
+    one = NULL;
+    json_set_str(ga, "signatureId", "no/such/Signature.v9");
+    assert_int_equal(store_call(st, STORE_OP_x_sig_get, ga, &one, &err), 0);
+    assert_true(cJSON_IsNull(json_get(one, "signature")));
+    cJSON_Delete(one);
+    cJSON_Delete(ga);
+    cJSON_Delete(list);
     assert_int_equal(store_call(st, STORE_OP_x_sig_get, NULL, NULL, &err), -1);
-    assert_string_equal(err.code, "unsupported");
+    assert_string_equal(err.code, "invalid_input");
     /* without a counter every poll reports a change */
     uint64_t a = store_poll_changes(st), b = store_poll_changes(st);
     assert_true(a != b && a && b);
@@ -300,7 +323,8 @@ static void test_extensions_listed(void **state)
     struct store *st = open_fake("", NULL, &err);
     assert_non_null(st);
     assert_true(store_has_op(st, STORE_OP_x_changes));
-    assert_false(store_has_op(st, STORE_OP_x_sig_get));
+    assert_true(store_has_op(st, STORE_OP_x_receipts_batch)); /* listed */
+    assert_false(store_has_op(st, STORE_OP_x_sig_put)); /* not listed, not emulated */
     fake_counter = 41;
     uint64_t a = store_poll_changes(st);
     assert_int_equal(a, store_poll_changes(st));
