@@ -22,6 +22,7 @@ rows=${ROWS:-40}
 
 cleanup() {
   [ -n "${SRV:-}" ] && kill "$SRV" 2>/dev/null
+  stop_srv
   _pid=$(console_pid 2>/dev/null || true)
   tmux -L "$SOCK" kill-server 2>/dev/null || true
   # let a console that is still saving its state finish before rm
@@ -154,6 +155,27 @@ start_server() {
   wait_cmd 10 grep -q "listening on" "$T/serve.out"
   PORT=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/serve.out" | head -n 1)
   [ -n "$PORT" ] || fail "dse serve did not say its port: $(cat "$T/serve.out")"
+}
+
+# serve_same_port: `dse serve` for $DB on loopback; the first call picks a
+# free port, later calls reuse it, so a console reconnects to the same URL
+# after stop_srv (kill -9: the server dies, it does not shut down).  Sets
+# srv and port.
+srv=""
+port=0
+serve_same_port() {
+  : >"$T/serve.out"
+  "$DSE_BIN" --db "$DB" serve --listen "127.0.0.1:$port" >"$T/serve.out" 2>>"$T/serve.err" &
+  srv=$!
+  wait_cmd 10 grep -q "listening on" "$T/serve.out"
+  port=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/serve.out" | head -n 1)
+  wait_cmd 10 curl -fsS "http://127.0.0.1:$port/healthz"
+}
+stop_srv() {
+  [ -n "${srv:-}" ] || return 0
+  kill -9 "$srv" 2>/dev/null || true
+  wait "$srv" 2>/dev/null || true
+  srv=""
 }
 
 stop_server() {

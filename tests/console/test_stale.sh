@@ -11,19 +11,7 @@ A0=$(j active show --signature SelectTool.v1 | sed -n 's/.*"compiled_id":"sha256
 CAN=$(dse canary status --signature SelectTool.v1 --json | sed -n 's/^ *"canary_compiled_id": "sha256:\([0-9a-f]\{8\}\).*/\1/p' | head -n 1)
 [ -n "$A0" ] && [ -n "$CAN" ] || fail "demo store without pointer or canary"
 
-port=0
-srv=""
-serve() {
-  : >"$T/serve.out"
-  "$DSE_BIN" --db "$DB" serve --listen "127.0.0.1:$port" >"$T/serve.out" 2>>"$T/serve.err" &
-  srv=$!
-  wait_cmd 10 grep -q "listening on" "$T/serve.out"
-  port=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/serve.out" | head -n 1)
-  wait_cmd 10 curl -fsS "http://127.0.0.1:$port/healthz"
-}
-stop_srv() { [ -n "$srv" ] && { kill -9 "$srv" 2>/dev/null; wait "$srv" 2>/dev/null || true; srv=""; }; }
-trap 'stop_srv; cleanup' EXIT
-serve
+serve_same_port
 
 cat >"$T/run.sh" <<RUN
 #!/bin/sh
@@ -89,7 +77,7 @@ wait_for "History · SelectTool.v1 · STALE since" 15
 wait_for "active   (unavailable: the store did not answer)"
 
 # back on the same port: the marks go by themselves
-serve
+serve_same_port
 wait_gone "STALE since" 15
 wait_for "active   sha256:"
 

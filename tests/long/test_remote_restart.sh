@@ -8,19 +8,7 @@
 . "$DSE_SRCDIR/tests/console/lib.sh"
 command -v curl >/dev/null 2>&1 || fail "curl is not installed"
 prepare_store
-srv=""
-stop_srv() { [ -n "$srv" ] && { kill -9 "$srv" 2>/dev/null; wait "$srv" 2>/dev/null || true; srv=""; }; }
-trap 'stop_srv; cleanup' EXIT
-port=0
-serve() {
-  : >"$T/serve.out"
-  "$DSE_BIN" --db "$DB" serve --listen "127.0.0.1:$port" >"$T/serve.out" 2>>"$T/serve.err" &
-  srv=$!
-  wait_cmd 10 grep -q "listening on" "$T/serve.out"
-  port=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/serve.out" | head -n 1)
-  wait_cmd 10 curl -fsS "http://127.0.0.1:$port/healthz"
-}
-serve
+serve_same_port
 cat >"$T/run.sh" <<RUN
 #!/bin/sh
 "$DSE_BIN" --remote "http://127.0.0.1:$port" console --no-state --refresh-ms 200 --signature SelectTool.v1 --pane examples 2>"$T/stderr.txt"
@@ -47,7 +35,7 @@ cp "$T/screen.txt" "$T/down.txt"
 # reconnection below is really seen)
 wait_for "OFFLINE  refresh" 10
 
-serve   # same port
+serve_same_port   # same port
 # the console notices by itself (no key pressed) that the store answers again
 wait_for "reconnected to remote:" 10
 wait_gone "OFFLINE" 10
