@@ -200,6 +200,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         char *b = strstr(resp, "\r\n\r\n");
         if (b) {
             b += 4;
+            /* libmicrohttpd 0.9.75 (Debian 12) sends its header block twice
+             * when it refuses a bad Content-Length itself (its own HTML 400,
+             * before dse sees the request): look past the repeat. */
+            char *again = status == 400 && strncmp(b, "HTTP/1.1 400 ", 13) == 0
+                              ? strstr(b, "\r\n\r\n")
+                              : NULL;
+            if (again)
+                b = again + 4;
             size_t bl = got - (size_t)(b - resp);
             int blob = structured && route == 4 && status == 200; /* raw text by design */
             if (!blob && bl) {
