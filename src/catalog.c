@@ -613,16 +613,8 @@ char *catalog_resolve(struct store *st, const char *name, struct dse_err *err)
     if (!name || !*name)
         return dse_fail(err, "unknown_signature", "no signature name given"), NULL;
     cJSON *res = NULL;
-    if (!store_has_op(st, STORE_OP_x_sig_list)) {
-        /* no dsex/ catalog (a plain reference deployment): the built-in one */
-        cJSON *all = catalog_load(NULL, err);
-        if (!all)
-            return NULL;
-        res = json_obj();
-        json_set(res, "signatures", all);
-    } else if (store_call(st, STORE_OP_x_sig_list, NULL, &res, err) < 0) {
+    if (store_call(st, STORE_OP_x_sig_list, NULL, &res, err) < 0)
         return NULL;
-    }
     const cJSON *list = json_get(res, "signatures");
     char *found = NULL;
     struct sbuf cands = {0};

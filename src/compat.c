@@ -449,15 +449,8 @@ cJSON *compat_reference_signature(const cJSON *signature, struct dse_err *err)
 
 bool compat_store_is_plain_reference(struct store *st)
 {
-    if (!st || strcmp(st->ops->backend, "remote") != 0)
-        return false;
-    cJSON *info = NULL;
-    struct dse_err e = {0};
-    if (store_call(st, STORE_OP_x_info, NULL, &info, &e) < 0)
-        return true;
-    bool plain = cJSON_GetArraySize(json_get(info, "extensions")) == 0;
-    cJSON_Delete(info);
-    return plain;
+    /* decided once, when the remote store was opened (remote_probe) */
+    return st && st->plain_reference;
 }
 
 int compat_guard(struct store *st, const char *signature_id, const char *compiled_id, bool force,

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "catalog.h"
 #include "json.h"
 #include "sanitize.h"
 #include "util.h"
@@ -230,6 +229,17 @@ int store_arg_num(const cJSON *args, const char *name, bool required, double *ou
     return 0;
 }
 
+const char *const store_split_slots[STORE_SPLIT_SLOTS] = {"train", "holdout", "dev", "test",
+                                                           "none"};
+
+int store_split_slot(const char *split)
+{
+    for (int i = 0; split && i < STORE_SPLIT_SLOTS - 1; i++)
+        if (strcmp(split, store_split_slots[i]) == 0)
+            return i;
+    return STORE_SPLIT_SLOTS - 1;
+}
+
 int store_arg_limit(const cJSON *args, const char *name, int def, int max)
 {
     const cJSON *v = store_arg(args, name);
@@ -280,10 +290,6 @@ cJSON *store_artifact(struct store *st, const char *sig, const char *compiled_id
 
 cJSON *store_signature(struct store *st, const char *sig, struct dse_err *err)
 {
-    /* A plain reference deployment has no dsex/ catalog: it keeps its
-     * signatures in code, and so do we (the built-in catalog). */
-    if (!store_has_op(st, STORE_OP_x_sig_get))
-        return catalog_builtin(sig, err);
     cJSON *args = json_obj(), *res = NULL;
     json_set_str(args, "signatureId", sig);
     int rc = store_call(st, STORE_OP_x_sig_get, args, &res, err);

@@ -31,7 +31,9 @@
  *
  * Paths beginning "dse/" are the reference's functions; "dsex/" are our
  * extensions (keyed paging, batches, catalog, stats, change counter, LM
- * cache).  A remote server may lack the extensions; see store_has_ext(). */
+ * cache).  A remote server may lack the extensions: the remote back end then
+ * emulates the ones it can from the reference's functions and sets
+ * store.plain_reference. */
 #ifndef DSE_STORE_H
 #define DSE_STORE_H
 
@@ -254,6 +256,11 @@ struct store {
     char desc[512];      /* "sqlite:/path/to/dse.db" or "remote:https://host" */
     char actor[128];     /* actorUserId for history rows; "" = none */
     bool read_only;      /* store_call refuses mutations with code "read_only" */
+    /* A remote server that listed no dsex/ extension when the store was
+     * opened: a plain deployment of the reference functions, where dse
+     * emulates what it can (store_remote.c) and artifacts must be ones the
+     * reference runtime renders (compat.h). */
+    bool plain_reference;
     /* store_call holds this for the duration of an operation, so one handle
      * may be shared by threads (e.g. compile workers and the LM cache).
      * Servers give each worker thread its own handle instead. */
@@ -327,6 +334,12 @@ int store_arg_num(const cJSON *args, const char *name, bool required, double *ou
 int store_arg_limit(const cJSON *args, const char *name, int def, int max);
 const cJSON *store_arg(const cJSON *args, const char *name); /* NULL if absent */
 
+/* The buckets of x_examples_counts.splits, in this order; the slot of an
+ * example's split ("none" for an absent or unknown one). */
+#define STORE_SPLIT_SLOTS 5
+extern const char *const store_split_slots[STORE_SPLIT_SLOTS];
+int store_split_slot(const char *split);
+
 /* ---- small typed conveniences over store_call (store.c) ----
  * Each returns 0 / -1 like an operation. */
 /* compiled_id of the active pointer into out ("" when none). */
@@ -335,9 +348,9 @@ int store_active_id(struct store *st, const char *sig, char *out, size_t cap,
 /* The artifact JSON (owned by caller) or NULL with err "artifact_not_found". */
 cJSON *store_artifact(struct store *st, const char *sig, const char *compiled_id,
                       struct dse_err *err);
-/* The catalog signature JSON or NULL with err "unknown_signature".  A store
- * without dsex/catalog (a plain reference deployment) answers from the
- * built-in catalog (catalog_builtin). */
+/* The catalog signature JSON or NULL with err "unknown_signature".  On a
+ * plain reference deployment the remote back end answers from the built-in
+ * catalog (catalog_builtin). */
 cJSON *store_signature(struct store *st, const char *sig, struct dse_err *err);
 /* The canary row (caller frees) or NULL when none; -1 via err on failure
  * (then *failed is set). */

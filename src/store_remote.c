@@ -559,11 +559,10 @@ static int fallback_receipts_page(struct store *st, const cJSON *args, cJSON **o
     json_set_str(q, "signatureId", sig);
     json_set_num(q, "limit", 200);
     cJSON *res = NULL;
-    int rc = remote_call(st->impl, STORE_OP_receipts_list_admin, q, &res, err);
+    int rc = remote_forward[STORE_OP_receipts_list_admin](st, q, &res, err);
     cJSON_Delete(q);
     if (rc < 0)
         return -1;
-    wrap_bare_reply(STORE_OP_receipts_list_admin, &res);
     list = cJSON_DetachItemFromObjectCaseSensitive(res, "receipts");
     cJSON_Delete(res);
     if (!cJSON_IsArray(list)) {
@@ -763,13 +762,13 @@ static int fallback_sig_stats(struct store *st, const cJSON *args, cJSON **out,
     cJSON *q = json_obj(), *rc = NULL, *cr = NULL, *ex = NULL;
     json_set_str(q, "signatureId", sig);
     json_set_num(q, "limit", 200);
-    int fail = remote_call(st->impl, STORE_OP_receipts_list_admin, q, &rc, err);
+    int fail = remote_forward[STORE_OP_receipts_list_admin](st, q, &rc, err);
     json_set_num(q, "limit", 1);
     if (!fail)
-        fail = remote_call(st->impl, STORE_OP_compile_list, q, &cr, err);
+        fail = remote_forward[STORE_OP_compile_list](st, q, &cr, err);
     json_set_num(q, "limit", 500);
     if (!fail)
-        fail = remote_call(st->impl, STORE_OP_examples_list, q, &ex, err);
+        fail = remote_forward[STORE_OP_examples_list](st, q, &ex, err);
     cJSON_Delete(q);
     if (fail) {
         cJSON_Delete(rc);
@@ -778,8 +777,6 @@ static int fallback_sig_stats(struct store *st, const cJSON *args, cJSON **out,
         return -1;
     }
     const cJSON *rows = json_get(rc, "receipts");
-    if (!rows && cJSON_IsArray(rc))
-        rows = rc; /* an older dse serve answered the bare list */
     double n = 0, errors = 0, last = -1;
     const cJSON *r;
     cJSON_ArrayForEach(r, rows)
@@ -831,17 +828,11 @@ static int fallback_examples_counts(struct store *st, const cJSON *args, cJSON *
     cJSON_Delete(q);
     if (rc < 0)
         return -1;
-    static const char *const names[] = {"train", "holdout", "dev", "test", "none"};
-    double by[5] = {0}, total = 0, accepted = 0, rejected = 0;
+    double by[STORE_SPLIT_SLOTS] = {0}, total = 0, accepted = 0, rejected = 0;
     const cJSON *e;
     cJSON_ArrayForEach(e, json_get(res, "examples"))
     {
-        const char *sp = json_str(e, "split", NULL);
-        int idx = 4;
-        for (int i = 0; sp && i < 4; i++)
-            if (!strcmp(sp, names[i]))
-                idx = i;
-        by[idx]++;
+        by[store_split_slot(json_str(e, "split", NULL))]++;
         total++;
         const char *rv = json_str(json_path(e, "meta.review"), "status", "");
         accepted += !strcmp(rv, "accepted");
@@ -851,8 +842,8 @@ static int fallback_examples_counts(struct store *st, const cJSON *args, cJSON *
     cJSON *o = json_obj(), *sp = json_obj();
     json_set_bool(o, "ok", true);
     json_set_num(o, "total", total);
-    for (int i = 0; i < 5; i++)
-        json_set_num(sp, names[i], by[i]);
+    for (int i = 0; i < STORE_SPLIT_SLOTS; i++)
+        json_set_num(sp, store_split_slots[i], by[i]);
     json_set(o, "splits", sp);
     json_set_num(o, "accepted", accepted);
     json_set_num(o, "rejected", rejected);
@@ -915,6 +906,7 @@ static int remote_probe(struct store *st, struct dse_err *err)
         info = NULL;
     }
     const cJSON *ext = json_get(info, "extensions");
+    st->plain_reference = cJSON_GetArraySize(ext) == 0;
     if (info)
         r->ops.fn[STORE_OP_x_info] = remote_forward[STORE_OP_x_info];
     for (const cJSON *e = cJSON_IsArray(ext) ? ext->child : NULL; e; e = e->next) {

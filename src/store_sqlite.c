@@ -45,7 +45,6 @@
 #define STMT_CACHE 160
 
 /* Canonical split names (reference §1.2 dseExamples.split). */
-static const char *const split_names[] = {"train", "dev", "holdout", "test"};
 
 struct sq_stmt {
     const char *sql; /* cache key: the address of a static SQL string */
@@ -1301,10 +1300,7 @@ static int ex_parse(struct ctx *c, const cJSON *o, const char *where, const char
         return bad_input(c, "%sexpectedJson is required", where);
     v = store_arg(o, "split");
     if (v) {
-        bool okv = false;
-        for (size_t i = 0; cJSON_IsString(v) && i < ARRAY_LEN(split_names); i++)
-            okv |= strcmp(v->valuestring, split_names[i]) == 0;
-        if (!okv)
+        if (!cJSON_IsString(v) || store_split_slot(v->valuestring) == STORE_SPLIT_SLOTS - 1)
             return bad_input(c, "%ssplit must be one of train, dev, holdout, test", where);
         e->split = v->valuestring;
     }
@@ -1576,17 +1572,12 @@ static int do_x_examples_counts(struct ctx *c, cJSON **out)
     const char *sig = arg_req(c, "signatureId");
     sqlite3_stmt *s = S(c, SQL_EX_COUNTS);
     bt(c, s, 1, sig);
-    int64_t total = 0, accepted = 0, rejected = 0, by[5] = {0};
+    int64_t total = 0, accepted = 0, rejected = 0, by[STORE_SPLIT_SLOTS] = {0};
     int r;
     while ((r = row(c, s)) == 1) {
         int64_t k = sqlite3_column_int64(s, 2);
         total += k;
-        const char *sp = col_str(s, 0);
-        int idx = 4;
-        for (int i = 0; sp && i < 4; i++)
-            if (strcmp(sp, split_names[i]) == 0)
-                idx = i;
-        by[idx] += k;
+        by[store_split_slot(col_str(s, 0))] += k;
         const char *rv = col_str(s, 1);
         if (strcmp(rv, "accepted") == 0)
             accepted += k;
@@ -1598,11 +1589,8 @@ static int do_x_examples_counts(struct ctx *c, cJSON **out)
     *out = ok_obj();
     json_set_num(*out, "total", (double)total);
     cJSON *sp = json_obj();
-    json_set_num(sp, "train", (double)by[0]);
-    json_set_num(sp, "holdout", (double)by[2]);
-    json_set_num(sp, "dev", (double)by[1]);
-    json_set_num(sp, "test", (double)by[3]);
-    json_set_num(sp, "none", (double)by[4]);
+    for (int i = 0; i < STORE_SPLIT_SLOTS; i++)
+        json_set_num(sp, store_split_slots[i], (double)by[i]);
     json_set(*out, "splits", sp);
     json_set_num(*out, "accepted", (double)accepted);
     json_set_num(*out, "rejected", (double)rejected);

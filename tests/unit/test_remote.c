@@ -275,6 +275,7 @@ static void test_plain_deployment(void **state)
     char want[64];
     snprintf(want, sizeof want, "remote:http://127.0.0.1:%u", fake_port);
     assert_string_equal(st->desc, want); /* no credentials in the description */
+    assert_true(st->plain_reference); /* no extension listed at open */
     assert_true(store_has_op(st, STORE_OP_artifacts_get));
     assert_false(store_has_op(st, STORE_OP_x_receipts_batch));
     assert_false(store_has_op(st, STORE_OP_x_sig_put));
@@ -322,6 +323,7 @@ static void test_extensions_listed(void **state)
     struct dse_err err = {0};
     struct store *st = open_fake("", NULL, &err);
     assert_non_null(st);
+    assert_false(st->plain_reference);
     assert_true(store_has_op(st, STORE_OP_x_changes));
     assert_true(store_has_op(st, STORE_OP_x_receipts_batch)); /* listed */
     assert_false(store_has_op(st, STORE_OP_x_sig_put)); /* not listed, not emulated */
